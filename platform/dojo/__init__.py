@@ -1,0 +1,1 @@
+"""mlops-dojo: a runnable reference MLOps platform."""

@@ -1,0 +1,25 @@
+"""What every `dojo` command shares: settings loading with a one-line error, the console."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from dojo.settings import Settings, SettingsError, load_settings
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one line saying what is wrong and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=code)
+
+
+def settings_or_exit() -> Settings:
+    """Settings from the environment; a bad value ends the command naming the variable."""
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise fail(str(error), code=2) from None

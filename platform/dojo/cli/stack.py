@@ -1,0 +1,145 @@
+"""`dojo up|down|status|logs|doctor|topics`: the local stack from the terminal."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dojo.cli.common import console, fail, settings_or_exit
+from dojo.ops import supervisor
+from dojo.ops.stack import ComponentState, Stack, StackError
+
+STATE_STYLE = {
+    "healthy": "green", "external": "green", "unhealthy": "red",
+    "stopped": "red", "planned": "dim",
+}
+
+
+def status_table(states: list[ComponentState]) -> Table:
+    table = Table(title="mlops-dojo local stack")
+    table.add_column("component")
+    table.add_column("URL / port")
+    table.add_column("state")
+    table.add_column("detail", overflow="fold")
+    for s in states:
+        style = STATE_STYLE.get(s.state, "")
+        table.add_row(s.name, s.url, f"[{style}]{s.state}[/]", s.detail)
+    return table
+
+
+def up() -> None:
+    """Start the local stack, wait for every health check, print the URLs."""
+    settings = settings_or_exit()
+    started = time.monotonic()
+    with console.status("starting the local stack…") as spinner:
+        def progress(message: str) -> None:
+            spinner.update(f"{message}…")
+            console.log(message)
+
+        try:
+            states = Stack(settings).up(progress=progress)
+        except StackError as error:
+            raise fail(str(error)) from None
+    console.print(status_table(states))
+    console.print(
+        f"Stack is up in {time.monotonic() - started:.1f} s (state in {settings.home}). "
+        "Next: `make lab-01`, `dojo doctor`, `make logs C=mlflow`, `make down`."
+    )
+
+
+def down() -> None:
+    """Stop every component of the local stack (state is kept; `make clean` removes it)."""
+    settings = settings_or_exit()
+    stack = Stack(settings)
+    if not stack.is_up():
+        console.print("The stack is not running; nothing to stop.")
+        return
+    with console.status("stopping the local stack…"):
+        clean = stack.down()
+    if not clean:
+        raise fail("supervisord did not exit within 30 s; see `ps -ef | grep supervisord`")
+    console.print(f"Stopped every component. State kept in {settings.home}; "
+                  "`make up` starts again, `make clean` removes it.")
+
+
+def status() -> None:
+    """Show each component, its URL and its state."""
+    settings = settings_or_exit()
+    states = Stack(settings).status()
+    console.print(status_table(states))
+    bad = [s.name for s in states if s.state in {"unhealthy", "stopped"}]
+    if bad:
+        console.print(f"Not healthy: {', '.join(bad)}. Next: `dojo doctor`.")
+        raise typer.Exit(code=1)
+    console.print("Every built component is healthy. Next: `make lab-01`.")
+
+
+def logs(
+    component: Annotated[str, typer.Argument(help="Component name; omit for all.")] = "",
+    lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="Lines to show first.")] = 40,
+    follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Keep following.")] = True,
+) -> None:
+    """Tail the log of one component (or all) with `tail -F`."""
+    settings = settings_or_exit()
+    stack = Stack(settings)
+    if component:
+        try:
+            names = [stack.component(component).name]
+        except StackError as error:
+            raise fail(str(error)) from None
+    else:
+        names = [c.name for c in stack.components() if c.supervised] + ["supervisord"]
+    paths = [str(supervisor.log_path(settings, n)) for n in names]
+    present = [p for p in paths if os.path.exists(p)]
+    if not present:
+        raise fail(f"no logs yet under {settings.logs_dir}; start the stack with `make up`")
+    args = ["tail", "-n", str(lines)] + (["-F"] if follow else []) + present
+    os.execvp("tail", args)
+
+
+def topics() -> None:
+    """List Kafka topics with partitions and messages written."""
+    from kafka.errors import KafkaError
+
+    from dojo.ingestion.topics import describe_topics
+
+    settings = settings_or_exit()
+    try:
+        infos = describe_topics(settings)
+    except (KafkaError, OSError) as error:
+        raise fail(f"cannot reach Kafka at {settings.bootstrap_servers} "
+                   f"({type(error).__name__}); run `dojo doctor`") from None
+    table = Table(title=f"Kafka topics at {settings.bootstrap_servers}")
+    table.add_column("topic")
+    table.add_column("partitions", justify="right")
+    table.add_column("messages", justify="right")
+    for info in infos:
+        table.add_row(info.name, str(info.partitions), f"{info.messages:,}")
+    console.print(table)
+    console.print("Counts are end offsets (all messages ever written). "
+                  "Next: `dojo generate stream` to add events.")
+
+
+def doctor() -> None:
+    """Check every component; for each failure print the likely cause and where to look."""
+    from dojo.ops.doctor import run_doctor
+
+    settings = settings_or_exit()
+    lines = run_doctor(settings)
+    table = Table(title="dojo doctor")
+    for column in ("check", "", "detail", "likely cause", "look further"):
+        table.add_column(column, overflow="fold")
+    for line in lines:
+        mark = "[green]✔[/]" if line.ok else "[red]✘[/]"
+        table.add_row(line.name, mark, line.detail, line.cause, line.look)
+    console.print(table)
+    failed = [line.name for line in lines if not line.ok]
+    if failed:
+        console.print(f"[red]{len(failed)} problem(s):[/] {', '.join(failed)}. "
+                      "Fix the first one first: later checks often fail because of it.")
+        raise typer.Exit(code=1)
+    console.print("[green]All checks passed.[/] Next: `make lab-01`.")

@@ -1,0 +1,1 @@
+"""ingestion stage of the platform."""

@@ -1,0 +1,136 @@
+"""The components of the local stack: how each starts, where it listens, how it is checked.
+
+Why a table instead of code per component: `dojo up`, `dojo status`, `dojo doctor`, the
+supervisor config and the drills all need the same facts, so they read them from one place.
+A later issue adds its process by adding one entry here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dojo.settings import Settings
+
+# Debian ships Alertmanager under this name (package prometheus-alertmanager).
+ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
+APT_HINT = "apt-get install -y --no-install-recommends prometheus prometheus-alertmanager"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One process of the local stack (or a slot a later issue fills)."""
+
+    name: str
+    title: str
+    port: int | None
+    url: str
+    command: tuple[str, ...] = ()
+    planned: str = ""  # non-empty: not built yet, this says by which issue
+    external: bool = False  # provided outside the stack (e.g. a real Kafka)
+    needs_binary: str = ""  # an OS tool the command needs, for the missing-tool message
+    state_dirs: tuple[Path, ...] = field(default_factory=tuple)
+
+    @property
+    def supervised(self) -> bool:
+        return bool(self.command) and not self.planned and not self.external
+
+
+def _venv_bin(name: str) -> str:
+    """Executables of this venv, so the supervisor never picks up another install."""
+    return str(Path(sys.executable).with_name(name))
+
+
+def _alertmanager_binary() -> str:
+    for candidate in ALERTMANAGER_BINARIES:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return ALERTMANAGER_BINARIES[0]
+
+
+def build_components(settings: Settings, broker_path: Path | None) -> list[Component]:
+    """The stack for these settings, in start order."""
+    host, run = settings.host, settings.run_dir
+    mlflow_dir = settings.home / "mlflow"
+    prom_dir = settings.home / "prometheus"
+    am_dir = settings.home / "alertmanager"
+
+    if settings.uses_local_broker:
+        listener = f"tcp://{host}:{settings.kafka_port}"
+        broker = Component(
+            name="broker",
+            title="Kafka broker (Tansu)",
+            port=settings.kafka_port,
+            url=f"kafka://{host}:{settings.kafka_port}",
+            command=(str(broker_path or "tansu"), "broker", "--listener-url", listener,
+                     "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"),
+        )
+    else:
+        broker = Component(name="broker", title="Kafka (external)", port=None,
+                           url=f"kafka://{settings.kafka_bootstrap}", external=True)
+
+    return [
+        broker,
+        Component(
+            name="mlflow",
+            title="MLflow tracking + registry",
+            port=settings.mlflow_port,
+            url=f"http://{host}:{settings.mlflow_port}",
+            command=(
+                _venv_bin("mlflow"), "server", "--host", host, "--port", str(settings.mlflow_port),
+                "--backend-store-uri", f"sqlite:///{mlflow_dir / 'mlflow.db'}",
+                "--artifacts-destination", str(mlflow_dir / "artifacts"),
+                "--workers", "1",
+            ),
+            state_dirs=(mlflow_dir / "artifacts",),
+        ),
+        Component(
+            name="prometheus",
+            title="Prometheus",
+            port=settings.prometheus_port,
+            url=f"http://{host}:{settings.prometheus_port}",
+            command=(
+                shutil.which("prometheus") or "prometheus",
+                f"--config.file={run / 'prometheus.yml'}",
+                f"--storage.tsdb.path={prom_dir}",
+                f"--web.listen-address={host}:{settings.prometheus_port}",
+                "--web.enable-lifecycle",
+                "--storage.tsdb.retention.time=2d",
+            ),
+            needs_binary="prometheus",
+            state_dirs=(prom_dir, run / "targets"),
+        ),
+        Component(
+            name="alertmanager",
+            title="Alertmanager",
+            port=settings.alertmanager_port,
+            url=f"http://{host}:{settings.alertmanager_port}",
+            command=(
+                _alertmanager_binary(),
+                f"--config.file={run / 'alertmanager.yml'}",
+                f"--storage.path={am_dir}",
+                f"--web.listen-address={host}:{settings.alertmanager_port}",
+                "--cluster.listen-address=",  # no gossip port: one local instance
+            ),
+            needs_binary="prometheus-alertmanager",
+            state_dirs=(am_dir,),
+        ),
+        Component(name="stream", title="Stream processor", port=None, url="",
+                  planned="streaming issue"),
+        Component(name="model-server", title="Model server (FastAPI)", port=None, url="",
+                  planned="serving issue"),
+        Component(name="airflow", title="Airflow (API, scheduler, DAG processor)", port=None,
+                  url="", planned="training issue"),
+        Component(name="drift-monitor", title="Drift monitor (Evidently)", port=None, url="",
+                  planned="monitoring issue"),
+    ]
+
+
+def missing_binary(component: Component) -> str | None:
+    """The install command when an OS tool the component needs is absent, else None."""
+    if component.needs_binary and not shutil.which(component.command[0]):
+        return f"{component.needs_binary} is not installed: run `sudo {APT_HINT}`"
+    return None

@@ -1,0 +1,185 @@
+"""One settings object for every component (prefix ``DOJO_``).
+
+Why one object: the same code runs in local, compose and Kubernetes mode, and the only thing
+that changes between them is configuration. Every process reads its ports, paths and endpoints
+from here, so a bad value fails at start with the variable's name instead of deep inside a
+client library.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Port = int
+
+ENV_PREFIX = "DOJO_"
+# The checkout this package runs from (installed editable), so `dojo status` finds the same
+# state directory whatever the current working directory is.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the platform. Defaults are the local mode on loopback."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- where local state lives: `make clean` removes exactly this directory
+    home: Path = Field(REPO_ROOT / ".dojo", description="Directory holding all local state.")
+    host: str = Field("127.0.0.1", description="Interface the local stack binds to.")
+
+    # --- ports of the local stack (DESIGN.md section 2)
+    kafka_port: Port = Field(9092, ge=1, le=65535)
+    mlflow_port: Port = Field(5000, ge=1, le=65535)
+    prometheus_port: Port = Field(9090, ge=1, le=65535)
+    alertmanager_port: Port = Field(9093, ge=1, le=65535)
+
+    # --- Kafka: empty bootstrap = start the bundled broker; set it to use any real Kafka
+    kafka_bootstrap: str = Field(
+        "", description="host:port[,host:port] of an existing Kafka; empty starts the local one."
+    )
+    # A consumer-group join on the local broker waits half the session timeout (measured:
+    # 45 s default -> 23 s join, 6 s -> 3 s). 6000 ms is also real Kafka's minimum
+    # (group.min.session.timeout.ms), so the value stays valid when a real broker is used.
+    kafka_session_timeout_ms: int = Field(6000, ge=1000, le=300_000)
+    kafka_heartbeat_interval_ms: int = Field(2000, ge=100, le=100_000)
+    kafka_transactions_partitions: int = Field(6, ge=1, le=1000)
+
+    # --- MLflow: empty = the local tracking server on mlflow_port
+    mlflow_tracking_uri: str = Field("", description="Tracking URI; empty uses the local server.")
+
+    # --- feature store
+    online_store: Literal["sqlite", "redis"] = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    # --- stream processor / feature store
+    feature_repo: Path = Field(
+        REPO_ROOT / "feature_repo", description="Feast feature repository (definitions + YAML)."
+    )
+    stream_group_id: str = Field("dojo-stream-processor", min_length=1)
+    # One batch = one online push, one offline file and one offset commit: bigger batches
+    # amortise the writes, smaller ones cut the time an event waits before it is servable.
+    stream_batch_size: int = Field(500, ge=1, le=100_000)
+    stream_poll_timeout_ms: int = Field(500, ge=10, le=60_000)
+    # Event-time lateness a user's windows still accept; later events go to the DLQ as "late".
+    stream_allowed_lateness_s: float = Field(600.0, ge=0)
+    stream_retry_max_s: float = Field(30.0, gt=0, description="Cap of the broker retry backoff.")
+    stream_metrics_port: Port = Field(8001, ge=1, le=65535)
+
+    # --- behaviour
+    health_timeout_s: float = Field(90.0, gt=0, description="Deadline for `dojo up` health checks.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    progress_file: Path | None = Field(
+        None, description="Where verified labs and drills are recorded (default: under home)."
+    )
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_shape(cls, value: str) -> str:
+        for server in filter(None, (part.strip() for part in value.split(","))):
+            host, sep, port = server.rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"expected host:port, got {server!r}")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> Settings:
+        seen: dict[int, str] = {}
+        for name in ("kafka_port", "mlflow_port", "prometheus_port", "alertmanager_port"):
+            port = getattr(self, name)
+            if port in seen:
+                raise ValueError(
+                    f"{ENV_PREFIX}{name.upper()} and {ENV_PREFIX}{seen[port].upper()} "
+                    f"are both {port}"
+                )
+            seen[port] = name
+        return self
+
+    # --- derived values (not settings of their own, so they cannot disagree)
+    @property
+    def uses_local_broker(self) -> bool:
+        return not self.kafka_bootstrap
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"{self.host}:{self.kafka_port}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"http://{self.host}:{self.mlflow_port}"
+
+    @property
+    def offline_dir(self) -> Path:
+        return self.home / "offline"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def progress_path(self) -> Path:
+        return self.progress_file or self.home / "progress.json"
+
+    def kafka_consumer_kwargs(self) -> dict[str, int | str]:
+        """Group-membership settings every consumer in the platform uses."""
+        return {
+            "bootstrap_servers": self.bootstrap_servers,
+            "session_timeout_ms": self.kafka_session_timeout_ms,
+            "heartbeat_interval_ms": self.kafka_heartbeat_interval_ms,
+        }
+
+    def as_env(self) -> dict[str, str]:
+        """The resolved settings as DOJO_* variables, for child processes and lab steps."""
+        env = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is not None:
+                env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+        env["DOJO_BOOTSTRAP_SERVERS"] = self.bootstrap_servers
+        env["DOJO_TRACKING_URI"] = self.tracking_uri
+        return env
+
+
+def describe_error(error: ValidationError) -> str:
+    """Turn pydantic's report into lines that each name the DOJO_ variable at fault."""
+    lines = []
+    for item in error.errors():
+        loc = "_".join(str(part) for part in item["loc"]).upper()
+        name = f"{ENV_PREFIX}{loc}" if loc else "settings"
+        value = item.get("input")
+        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        lines.append(f"{name}: {item['msg']}{shown}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, raising SettingsError that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(f"invalid setting: {describe_error(error)}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once (services call this at start, never at import)."""
+    return load_settings()

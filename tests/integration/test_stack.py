@@ -1,0 +1,89 @@
+"""The local stack: comes up healthy, refuses a taken port cleanly, leaves nothing on down."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from dojo.ops import supervisor
+from dojo.ops.doctor import run_doctor
+from dojo.ops.ports import port_is_free
+from dojo.ops.stack import Stack, StackError
+from dojo.settings import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _processes_under(home: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if any(home in part for part in proc.info["cmdline"] or ()):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_up_healthy_then_down_leaves_nothing(isolated_env: Settings) -> None:
+    settings = isolated_env
+    stack = Stack(settings)
+    try:
+        states = stack.up()
+        built = [s for s in states if s.state != "planned"]
+        assert {s.name for s in built} == {"broker", "mlflow", "prometheus", "alertmanager"}
+        assert all(s.state == "healthy" for s in built), states
+        # the CLI sees the same stack through the DOJO_* environment
+        cli = subprocess.run([sys.executable, "-m", "dojo.cli", "status"],
+                             capture_output=True, text=True, check=False)
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        assert "healthy" in cli.stdout
+        assert _processes_under(str(settings.home)), "expected stack processes to be running"
+    finally:
+        assert stack.down()
+    assert _processes_under(str(settings.home)) == []
+    for port in (settings.kafka_port, settings.mlflow_port, settings.prometheus_port,
+                 settings.alertmanager_port):
+        assert port_is_free(settings.host, port)
+
+
+def test_taken_port_is_named_and_nothing_starts(isolated_env: Settings) -> None:
+    settings = isolated_env
+    with socket.socket() as holder:
+        holder.bind((settings.host, settings.prometheus_port))
+        holder.listen()
+        with pytest.raises(StackError) as caught:
+            Stack(settings).up()
+    message = str(caught.value)
+    assert str(settings.prometheus_port) in message
+    assert "DOJO_PROMETHEUS_PORT" in message
+    assert f"pid {psutil.Process().pid}" in message
+    assert not supervisor.is_running(settings)
+    assert _processes_under(str(settings.home)) == []
+
+
+def test_up_again_is_idempotent(healthy_stack: Settings) -> None:
+    stack = Stack(healthy_stack)
+    pids_before = {n: i["pid"] for n, i in supervisor.process_info(healthy_stack).items()}
+    states = stack.up()
+    pids_after = {n: i["pid"] for n, i in supervisor.process_info(healthy_stack).items()}
+    assert pids_before == pids_after
+    assert all(s.state in {"healthy", "planned"} for s in states)
+
+
+def test_doctor_names_a_stopped_component_and_where_to_look(healthy_stack: Settings) -> None:
+    stack = Stack(healthy_stack)
+    assert all(line.ok for line in run_doctor(healthy_stack))
+    stack.stop("alertmanager")
+    try:
+        lines = {line.name: line for line in run_doctor(healthy_stack)}
+        assert not lines["alertmanager"].ok
+        assert "dojo logs alertmanager" in lines["alertmanager"].look
+        assert lines["broker"].ok and lines["mlflow"].ok
+    finally:
+        stack.start("alertmanager")
+    assert all(line.ok for line in run_doctor(healthy_stack))
