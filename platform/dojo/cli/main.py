@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from dojo.cli import stack
@@ -13,6 +15,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"mlops-dojo {version('mlops-dojo')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """mlops-dojo: start with `dojo up`, then `dojo lab list`."""
+
+
 app.command()(stack.up)
 app.command()(stack.down)
 app.command()(stack.status)
@@ -21,3 +40,6 @@ app.command()(stack.doctor)
 app.command()(stack.topics)
 
 # [sub-apps] other stages register their command groups below, one line each
+from dojo.cli import generate  # noqa: E402
+
+app.add_typer(generate.app, name="generate")

@@ -32,6 +32,9 @@ class Component:
     external: bool = False  # provided outside the stack (e.g. a real Kafka)
     needs_binary: str = ""  # an OS tool the command needs, for the missing-tool message
     state_dirs: tuple[Path, ...] = field(default_factory=tuple)
+    # Components of one wave start together; a wave starts once the previous one is healthy
+    # (infrastructure is wave 0; a consumer of the broker or of MLflow goes in wave 1).
+    wave: int = 0
 
     @property
     def supervised(self) -> bool:

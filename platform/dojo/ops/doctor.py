@@ -51,7 +51,7 @@ def run_doctor(settings: Settings) -> list[DoctorLine]:
                                         look="make os-deps"))
                 continue
             proc = info.get(component.name)
-            running = bool(proc) and proc["statename"] == "RUNNING"
+            running = bool(proc) and proc["statename"] in {"RUNNING", "STARTING"}
             if not running:
                 state = proc["statename"].lower() if proc else "not started"
                 holder = ""

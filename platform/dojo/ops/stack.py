@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import structlog
-
 from dojo.ingestion.topics import ensure_topics
 from dojo.ops import supervisor
 from dojo.ops.broker_binary import broker_binary
@@ -27,8 +25,6 @@ from dojo.ops.components import Component, build_components, missing_binary
 from dojo.ops.health import Health, check
 from dojo.ops.ports import port_holder, port_is_free
 from dojo.settings import Settings
-
-log = structlog.get_logger(__name__)
 
 # Alert rules live with the monitoring code; promtool checks them in the tests.
 RULES_DIR = Path(__file__).resolve().parents[1] / "monitoring" / "rules"
@@ -93,9 +89,13 @@ class Stack:
             progress("starting supervisord")
             supervisor.start_daemon(self.settings, env)
         try:
-            for component in supervised:
-                progress(f"starting {component.name}")
-                self._start_and_wait(component, progress)
+            for wave in sorted({c.wave for c in supervised}):
+                members = [c for c in supervised if c.wave == wave]
+                for component in members:  # start the whole wave at once: they are independent
+                    progress(f"starting {component.name}")
+                    self._start(component)
+                for component in members:
+                    self._wait_healthy(component, progress)
         except StackError:
             if not already:
                 self.down()
@@ -132,7 +132,9 @@ class Stack:
             try:
                 rendered = string.Template(text).substitute(env)
             except KeyError as error:
-                raise StackError(f"{name} uses ${{{error.args[0]}}}, which is not a setting")
+                raise StackError(
+                    f"{name} uses ${{{error.args[0]}}}, which is not a setting"
+                ) from None
             (s.run_dir / name).write_text(rendered)
         supervisor.conf_path(s).write_text(supervisor.render_conf(s, supervised))
 
@@ -144,14 +146,19 @@ class Stack:
         env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "")])
         return env
 
-    def _start_and_wait(self, component: Component, progress: Progress) -> None:
+    def _start(self, component: Component) -> None:
         server = supervisor.rpc(self.settings)
         info = server.supervisor.getProcessInfo(component.name)
-        if info["statename"] != "RUNNING":
-            try:
-                server.supervisor.startProcess(component.name, True)
-            except xmlrpc.client.Fault as fault:
-                raise StackError(self._failure(component, f"did not start ({fault.faultString})"))
+        if info["statename"] in {"RUNNING", "STARTING"}:
+            return
+        try:
+            server.supervisor.startProcess(component.name, False)
+        except xmlrpc.client.Fault as fault:
+            reason = f"did not start ({fault.faultString})"
+            raise StackError(self._failure(component, reason)) from None
+
+    def _wait_healthy(self, component: Component, progress: Progress) -> None:
+        server = supervisor.rpc(self.settings)
         deadline = time.monotonic() + self.settings.health_timeout_s
         last = Health(False, "not checked yet")
         while time.monotonic() < deadline:
@@ -163,7 +170,7 @@ class Stack:
                 progress(f"{component.name} healthy")
                 return
             state = server.supervisor.getProcessInfo(component.name)["statename"]
-            if state in {"FATAL", "EXITED", "BACKOFF"} and not self._port_open(component):
+            if state == "FATAL":  # supervisord gave up after its start retries
                 raise StackError(self._failure(component, f"exited ({state})"))
             time.sleep(0.25)
         raise StackError(self._failure(
@@ -175,8 +182,8 @@ class Stack:
         if health.ok or "topics are missing" not in health.detail:
             return health
         created = ensure_topics(self.settings)
-        log.info("topics created", topics=created)
-        return check("broker", self.settings)
+        health = check("broker", self.settings)
+        return Health(health.ok, f"{health.detail}; created {', '.join(created) or 'no'} topics")
 
     def _port_open(self, component: Component) -> bool:
         return bool(component.port) and not port_is_free(self.settings.host, component.port)
@@ -198,7 +205,8 @@ class Stack:
         component = self.component(name)
         if not self.is_up():
             raise StackError("the stack is not running: start it with `dojo up`")
-        self._start_and_wait(component, _quiet)
+        self._start(component)
+        self._wait_healthy(component, _quiet)
 
     def stop(self, name: str) -> None:
         self.component(name)
@@ -232,7 +240,7 @@ class Stack:
                 states.append(ComponentState(c.name, c.title, c.url, state, health.detail))
                 continue
             proc = info.get(c.name)
-            if proc is None or proc["statename"] != "RUNNING":
+            if proc is None or proc["statename"] not in {"RUNNING", "STARTING"}:
                 detail = proc["statename"].lower() if proc else "supervisor not running"
                 states.append(ComponentState(c.name, c.title, c.url, "stopped", detail))
                 continue
