@@ -76,6 +76,39 @@ class Settings(BaseSettings):
     stream_retry_max_s: float = Field(30.0, gt=0, description="Cap of the broker retry backoff.")
     stream_metrics_port: Port = Field(8001, ge=1, le=65535)
 
+    # --- training / Airflow (issue 4: dags/fraud_training.py, dojo train, dojo model)
+    airflow_port: Port = Field(8080, ge=1, le=65535, description="Airflow API server and UI.")
+    # Local mode uses Airflow's simple auth manager; this user is written into its password
+    # file at start. Compose/Kubernetes modes set their own values through the environment.
+    airflow_admin_user: str = Field("admin", min_length=1)
+    airflow_admin_password: str = Field("admin", min_length=1)
+    registered_model: str = Field("fraud", min_length=1, description="MLflow registered model.")
+    train_experiment: str = Field("fraud-training", min_length=1)
+    # A run trains on the days [interval end - lookback, interval end); a longer data interval
+    # (a manual `dojo train --start --end`) is used whole.
+    train_lookback_days: int = Field(14, ge=1, le=365)
+    # The newest share of labelled rows (by event time) is held out for validation.
+    train_valid_fraction: float = Field(0.25, ge=0.05, le=0.5)
+    train_min_rows: int = Field(2000, ge=10)
+    train_min_positives: int = Field(20, ge=1)
+    train_label_rate_min: float = Field(0.001, ge=0.0, le=1.0)
+    train_label_rate_max: float = Field(0.2, ge=0.0, le=1.0)
+    # Gates a version must pass before it may become `challenger`.
+    gate_min_roc_auc: float = Field(0.85, ge=0.0, le=1.0)
+    gate_min_pr_auc: float = Field(0.40, ge=0.0, le=1.0)
+    gate_champion_margin: float = Field(0.02, ge=0.0, le=1.0,
+                                        description="Allowed PR-AUC drop vs the champion.")
+    gate_precision_target: float = Field(0.90, gt=0.0, lt=1.0,
+                                         description="Precision the decision threshold aims at.")
+    gate_max_latency_ms: float = Field(50.0, gt=0, description="p95 of single-row predict.")
+    gate_max_model_mb: float = Field(25.0, gt=0)
+    gate_max_segment_gap: float = Field(0.35, ge=0.0, le=1.0,
+                                        description="Max recall gap between countries.")
+    gate_min_segment_positives: int = Field(10, ge=1)
+    # With no champion yet the model server has nothing to load; the first version that passes
+    # the gates then becomes champion too (recorded as a tag on the version).
+    train_bootstrap_champion: bool = True
+
     # --- behaviour
     health_timeout_s: float = Field(90.0, gt=0, description="Deadline for `dojo up` health checks.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -100,7 +133,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _distinct_ports(self) -> Settings:
         seen: dict[int, str] = {}
-        for name in ("kafka_port", "mlflow_port", "prometheus_port", "alertmanager_port"):
+        for name in ("kafka_port", "mlflow_port", "prometheus_port", "alertmanager_port",
+                     "airflow_port", "stream_metrics_port"):
             port = getattr(self, name)
             if port in seen:
                 raise ValueError(

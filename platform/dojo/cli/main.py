@@ -40,6 +40,13 @@ app.command()(stack.doctor)
 app.command()(stack.topics)
 
 # [sub-apps] other stages register their command groups below, one line each
-from dojo.cli import generate  # noqa: E402
+from dojo.cli import drill, features, generate, interview, lab, progress  # noqa: E402
+from dojo.cli import stream as stream_cli  # noqa: E402
 
 app.add_typer(generate.app, name="generate")
+app.command(name="stream")(stream_cli.stream)
+app.add_typer(features.app, name="features")
+app.add_typer(lab.app, name="lab")
+app.add_typer(drill.app, name="drill")
+app.command(name="interview")(interview.interview)
+app.command(name="progress")(progress.progress)

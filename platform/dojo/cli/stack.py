@@ -131,11 +131,18 @@ def doctor() -> None:
     settings = settings_or_exit()
     lines = run_doctor(settings)
     table = Table(title="dojo doctor")
-    for column in ("check", "", "detail", "likely cause", "look further"):
+    failing = any(not line.ok for line in lines)
+    columns = ["section", "check", "", "detail"]
+    columns += ["likely cause", "look further"] if failing else []
+    for column in columns:
         table.add_column(column, overflow="fold")
+    previous = ""
     for line in lines:
         mark = "[green]✔[/]" if line.ok else "[red]✘[/]"
-        table.add_row(line.name, mark, line.detail, line.cause, line.look)
+        section = line.section if line.section != previous else ""
+        previous = line.section
+        cells = [section, line.name, mark, line.detail]
+        table.add_row(*cells, *([line.cause, line.look] if failing else []))
     console.print(table)
     failed = [line.name for line in lines if not line.ok]
     if failed:

@@ -32,6 +32,7 @@ def admin_client(settings: Settings, timeout_ms: int = 5000) -> KafkaAdminClient
     return KafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers,
         request_timeout_ms=timeout_ms,
+        bootstrap_timeout_ms=timeout_ms,  # default 30 s: a down broker would stall every check
         client_id="dojo-admin",
     )
 

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dojo.ops import airflow
 from dojo.settings import Settings
 
 # Debian ships Alertmanager under this name (package prometheus-alertmanager).
@@ -32,9 +33,11 @@ class Component:
     external: bool = False  # provided outside the stack (e.g. a real Kafka)
     needs_binary: str = ""  # an OS tool the command needs, for the missing-tool message
     state_dirs: tuple[Path, ...] = field(default_factory=tuple)
-    # Components of one wave start together; a wave starts once the previous one is healthy
-    # (infrastructure is wave 0; a consumer of the broker or of MLflow goes in wave 1).
-    wave: int = 0
+    # Components this one needs healthy before it starts; everything else starts at once,
+    # so `dojo up` takes as long as the slowest chain, not the sum of all start times.
+    after: tuple[str, ...] = ()
+    # host:port Prometheus scrapes for /metrics (written as a file_sd target by `dojo up`)
+    scrape: str = ""
 
     @property
     def supervised(self) -> bool:
@@ -121,14 +124,38 @@ def build_components(settings: Settings, broker_path: Path | None) -> list[Compo
             needs_binary="prometheus-alertmanager",
             state_dirs=(am_dir,),
         ),
-        Component(name="stream", title="Stream processor", port=None, url="",
-                  planned="streaming issue"),
+        Component(
+            name="stream",
+            title="Stream processor (Kafka -> Feast)",
+            port=settings.stream_metrics_port,
+            url=f"http://{host}:{settings.stream_metrics_port}/metrics",
+            command=(_venv_bin("dojo"), "stream"),
+            after=("broker",),  # a consumer: starts once the broker and its topics are healthy
+            scrape=f"{host}:{settings.stream_metrics_port}",
+            state_dirs=(settings.home / "feast",),
+        ),
         Component(name="model-server", title="Model server (FastAPI)", port=None, url="",
                   planned="serving issue"),
-        Component(name="airflow", title="Airflow (API, scheduler, DAG processor)", port=None,
-                  url="", planned="training issue"),
+        *_airflow(settings),
         Component(name="drift-monitor", title="Drift monitor (Evidently)", port=None, url="",
                   planned="monitoring issue"),
+    ]
+
+
+def _airflow(settings: Settings) -> list[Component]:
+    """Airflow as three processes started together; each launcher waits for the one-time
+    metadata migration (see dojo/ops/airflow.py for why not `airflow standalone`)."""
+    home = airflow.airflow_home(settings)
+    url = airflow.api_url(settings)
+    return [
+        Component(name="airflow", title="Airflow API server + UI", port=settings.airflow_port,
+                  url=url, command=airflow.launcher_command("api-server"),
+                  state_dirs=(home,)),
+        Component(name="airflow-scheduler", title="Airflow scheduler (LocalExecutor)", port=None,
+                  url=url, command=airflow.launcher_command("scheduler"), state_dirs=(home,)),
+        Component(name="airflow-dag-processor", title="Airflow DAG processor", port=None,
+                  url=url, command=airflow.launcher_command("dag-processor"),
+                  state_dirs=(home,)),
     ]
 
 

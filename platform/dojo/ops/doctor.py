@@ -1,15 +1,20 @@
 """`dojo doctor`: every component checked, and for each red line the likely cause and the
 command to look further.
 
-Why this order: it follows the debugging checklist of the learning plan: first "is the service
-up at all" (processes, ports), then "does it answer correctly" (protocol-level checks), and
-later issues append "is it fast" and "is the model still good" lines in the same shape.
+Why this order: it follows the debugging checklist of the learning plan. First "service down"
+(supervisor, processes, ports, protocol-level answers), then "resources" (disk, memory of the
+stack), then "latency" (how long each check took); the training and monitoring issues append
+"model performance" lines in the same shape. Fix the first red line first: later ones often
+fail because of it.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
+
+import psutil
 
 from dojo.ops import supervisor
 from dojo.ops.components import missing_binary
@@ -26,6 +31,14 @@ class DoctorLine:
     detail: str
     cause: str = ""
     look: str = ""
+    section: str = "service down"
+
+
+# A health check slower than this is reported under "latency": the component answers, but a
+# client with a short timeout (a consumer's request timeout, a probe) would already give up.
+SLOW_CHECK_S = 2.0
+MIN_FREE_DISK_BYTES = 1 << 30
+MIN_AVAILABLE_MEMORY_BYTES = 1 << 30
 
 
 def run_doctor(settings: Settings) -> list[DoctorLine]:
@@ -40,6 +53,7 @@ def run_doctor(settings: Settings) -> list[DoctorLine]:
         look="" if sup_up else "make up",
     ))
     info = supervisor.process_info(settings) if sup_up else {}
+    latencies: list[DoctorLine] = []
     for component in stack.components():
         if component.planned:
             continue
@@ -63,14 +77,57 @@ def run_doctor(settings: Settings) -> list[DoctorLine]:
                     look=f"dojo logs {component.name}   # then: dojo up",
                 ))
                 continue
+        started = time.perf_counter()
         health = check(component.name, settings)
+        took = time.perf_counter() - started
         lines.append(DoctorLine(
             component.name, health.ok, health.detail,
             cause="" if health.ok else _unhealthy_cause(component.name, health.detail),
             look="" if health.ok else f"dojo logs {component.name}",
         ))
+        if health.ok:
+            latencies.append(DoctorLine(
+                f"{component.name} check", took < SLOW_CHECK_S, f"answered in {took:.2f} s",
+                cause="" if took < SLOW_CHECK_S else "overloaded, swapping, or a slow disk",
+                look="" if took < SLOW_CHECK_S else "top -o %CPU; dojo logs " + component.name,
+                section="latency",
+            ))
+    lines.extend(_resources(settings, info))
+    lines.extend(latencies)
     if not shutil.which("kubectl"):
-        lines.append(DoctorLine("kubectl", True, "not installed (only needed for labs 04, 10, 19)"))
+        lines.append(DoctorLine("kubectl", True, "not installed (only needed for labs 04, 10, 19)",
+                                section="resources"))
+    return lines
+
+
+def _resources(settings: Settings, info: dict) -> list[DoctorLine]:
+    """Disk under the state directory, memory left, and what the stack itself uses."""
+    lines = []
+    probe = settings.home if settings.home.exists() else settings.home.parent
+    free = shutil.disk_usage(probe).free
+    disk_ok = free >= MIN_FREE_DISK_BYTES
+    lines.append(DoctorLine(
+        "disk", disk_ok, f"{free / 1e9:.1f} GB free under {probe}",
+        cause="" if disk_ok else "the disk is nearly full: SQLite, parquet and logs fail to write",
+        look="" if disk_ok else f"du -sh {settings.home}/*; make clean",
+        section="resources",
+    ))
+    available = psutil.virtual_memory().available
+    rss = 0
+    for proc in info.values():
+        try:
+            parent = psutil.Process(proc["pid"])
+            rss += sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
+        except (psutil.Error, KeyError):
+            continue
+    mem_ok = available >= MIN_AVAILABLE_MEMORY_BYTES
+    lines.append(DoctorLine(
+        "memory", mem_ok,
+        f"{available / 1e9:.1f} GB available; the stack uses {rss / 1e9:.2f} GB",
+        cause="" if mem_ok else "little memory left: the OOM killer may stop a component",
+        look="" if mem_ok else "ps aux --sort=-rss | head",
+        section="resources",
+    ))
     return lines
 
 

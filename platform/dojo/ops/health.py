@@ -72,11 +72,75 @@ def check_alertmanager(settings: Settings) -> Health:
     return _http(f"http://{settings.host}:{settings.alertmanager_port}/-/ready")
 
 
+def _airflow_health(settings: Settings) -> tuple[Health, dict]:
+    """Airflow's own health report: metadata DB plus the heartbeat of each job type.
+
+    /api/v2/monitor/health needs no login; a process counts as healthy while its job row
+    heartbeats (scheduler_health_check_threshold, 30 s by default).
+    """
+    from dojo.ops.airflow import api_url
+
+    url = f"{api_url(settings)}/api/v2/monitor/health"
+    try:
+        response = httpx.get(url, timeout=3.0)
+    except httpx.HTTPError as error:
+        return Health(False, f"{url}: {type(error).__name__}"), {}
+    if response.status_code != 200:
+        return Health(False, f"{url} answered {response.status_code}"), {}
+    return Health(True, "answered 200"), response.json()
+
+
+def check_airflow(settings: Settings) -> Health:
+    health, report = _airflow_health(settings)
+    if not health.ok:
+        return health
+    database = report.get("metadatabase", {}).get("status")
+    if database != "healthy":
+        return Health(False, f"API answers but the metadata database is {database}")
+    return Health(True, "API answers, metadata DB healthy")
+
+
+def _airflow_job(settings: Settings, job: str) -> Health:
+    health, report = _airflow_health(settings)
+    if not health.ok:
+        return Health(False, f"cannot ask the API server: {health.detail}")
+    status = (report.get(job) or {}).get("status")
+    beat_key = "latest_scheduler_heartbeat" if job == "scheduler" else f"latest_{job}_heartbeat"
+    beat = (report.get(job) or {}).get(beat_key)
+    if status != "healthy":
+        return Health(False, f"{job} {status or 'never started'} (last heartbeat {beat})")
+    return Health(True, f"{job} heartbeat {beat}")
+
+
+def check_airflow_scheduler(settings: Settings) -> Health:
+    return _airflow_job(settings, "scheduler")
+
+
+def check_airflow_dag_processor(settings: Settings) -> Health:
+    return _airflow_job(settings, "dag_processor")
+
+
+def check_stream(settings: Settings) -> Health:
+    """The processor serves /metrics once it runs; its consumer counters prove it is the one."""
+    url = f"http://{settings.host}:{settings.stream_metrics_port}/metrics"
+    try:
+        response = httpx.get(url, timeout=2.0)
+    except httpx.HTTPError as error:
+        return Health(False, f"{url}: {type(error).__name__}")
+    if response.status_code != 200 or "dojo_stream_events_total" not in response.text:
+        return Health(False, f"{url} answered {response.status_code} without stream metrics")
+    return Health(True, "metrics answer")
+
+
 CHECKS = {
+    "stream": check_stream,
     "broker": check_broker,
     "mlflow": check_mlflow,
     "prometheus": check_prometheus,
     "alertmanager": check_alertmanager,
+    "airflow": check_airflow,
+    "airflow-scheduler": check_airflow_scheduler,
+    "airflow-dag-processor": check_airflow_dag_processor,
 }
 
 

@@ -27,6 +27,16 @@ def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
+def short_time(stamp: str | None) -> str:
+    """``2026-01-02T03:04:05+00:00`` as ``2026-01-02 03:04 UTC`` for tables; ``-`` if none."""
+    if not stamp:
+        return "-"
+    try:
+        return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return stamp
+
+
 def load_progress(path: Path) -> dict[str, dict[str, Any]]:
     """Read the progress file; a missing file is an empty record, a corrupt one an error."""
     data: dict[str, Any] = {}

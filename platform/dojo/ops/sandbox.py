@@ -16,15 +16,17 @@ from dojo.settings import get_settings
 def sandbox_env(home: Path) -> dict[str, str]:
     """DOJO_* variables for an isolated stack under ``home`` on free ports."""
     ports: set[int] = set()
-    while len(ports) < 4:
+    while len(ports) < 6:
         ports.add(free_port())
-    kafka, mlflow, prometheus, alertmanager = sorted(ports)
+    kafka, mlflow, prometheus, alertmanager, airflow, stream = sorted(ports)
     return {
         "DOJO_HOME": str(home),
         "DOJO_KAFKA_PORT": str(kafka),
         "DOJO_MLFLOW_PORT": str(mlflow),
         "DOJO_PROMETHEUS_PORT": str(prometheus),
         "DOJO_ALERTMANAGER_PORT": str(alertmanager),
+        "DOJO_AIRFLOW_PORT": str(airflow),
+        "DOJO_STREAM_METRICS_PORT": str(stream),
         "DOJO_KAFKA_BOOTSTRAP": "",
         "DOJO_MLFLOW_TRACKING_URI": "",
         "DOJO_PROGRESS_FILE": str(home / "progress.json"),

@@ -8,12 +8,15 @@ next, and a failure stops everything that was started.
 
 from __future__ import annotations
 
+import json
 import os
 import string
 import sys
+import threading
 import time
 import xmlrpc.client
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -89,18 +92,39 @@ class Stack:
             progress("starting supervisord")
             supervisor.start_daemon(self.settings, env)
         try:
-            for wave in sorted({c.wave for c in supervised}):
-                members = [c for c in supervised if c.wave == wave]
-                for component in members:  # start the whole wave at once: they are independent
-                    progress(f"starting {component.name}")
-                    self._start(component)
-                for component in members:
-                    self._wait_healthy(component, progress)
+            self._start_in_dependency_order(supervised, progress)
         except StackError:
             if not already:
                 self.down()
             raise
         return self.status()
+
+    def _start_in_dependency_order(self, supervised: list[Component], progress: Progress) -> None:
+        """Start each component as soon as the ones it needs are healthy (one thread each)."""
+        names = {c.name for c in supervised}
+        healthy = {name: threading.Event() for name in names}
+        failed = threading.Event()
+        errors: list[str] = []
+
+        def bring_up(component: Component) -> None:
+            for dependency in component.after:
+                if dependency in healthy:
+                    while not healthy[dependency].wait(0.2):
+                        if failed.is_set():
+                            return
+            try:
+                progress(f"starting {component.name}")
+                self._start(component)
+                self._wait_healthy(component, progress, give_up=failed)
+                healthy[component.name].set()
+            except StackError as error:
+                errors.append(str(error))
+                failed.set()
+
+        with ThreadPoolExecutor(max_workers=max(1, len(supervised))) as pool:
+            list(pool.map(bring_up, supervised))
+        if errors:
+            raise StackError(errors[0])
 
     def _preflight(self, to_start: list[Component]) -> None:
         problems = []
@@ -136,6 +160,12 @@ class Stack:
                     f"{name} uses ${{{error.args[0]}}}, which is not a setting"
                 ) from None
             (s.run_dir / name).write_text(rendered)
+        targets = s.run_dir / "targets"
+        targets.mkdir(parents=True, exist_ok=True)
+        for component in supervised:
+            if component.scrape:  # Prometheus picks these up via file_sd_configs
+                target = [{"targets": [component.scrape], "labels": {"job": component.name}}]
+                (targets / f"{component.name}.json").write_text(json.dumps(target))
         supervisor.conf_path(s).write_text(supervisor.render_conf(s, supervised))
 
     def _child_env(self) -> dict[str, str]:
@@ -157,11 +187,14 @@ class Stack:
             reason = f"did not start ({fault.faultString})"
             raise StackError(self._failure(component, reason)) from None
 
-    def _wait_healthy(self, component: Component, progress: Progress) -> None:
+    def _wait_healthy(self, component: Component, progress: Progress,
+                      give_up: threading.Event | None = None) -> None:
         server = supervisor.rpc(self.settings)
         deadline = time.monotonic() + self.settings.health_timeout_s
         last = Health(False, "not checked yet")
         while time.monotonic() < deadline:
+            if give_up is not None and give_up.is_set():
+                return  # another component failed; `up` stops everything anyway
             if component.name == "broker":
                 last = self._broker_ready()
             else:

@@ -1,0 +1,145 @@
+"""Ingestion end to end: events/s from `transactions` to the Feast online store.
+
+Baseline (same run, same topic, same broker): an empty-loop consumer group that only polls
+and commits after each batch. The ratio is what validation, the window transform, the offline
+append, the online push and the DLQ cost on top of moving the bytes. Join time is excluded
+from both (the clock starts at the first batch).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from _report import report
+from dojo.features.batch import build_feature_tables, materialize
+from dojo.features.store import apply_definitions, quiet_feast_warnings
+from dojo.ingestion import offline_store
+from dojo.ingestion.events import DLQ_TOPIC, TRANSACTIONS_TOPIC
+from dojo.ingestion.generator import generate_history, generate_live
+from dojo.ingestion.producer import encode_event, plan_events
+from dojo.ingestion.stream_processor import StreamProcessor
+from dojo.ops.broker_binary import broker_binary
+from dojo.ops.ports import free_port, port_answers
+from dojo.settings import load_settings
+
+EVENTS, USERS, MERCHANTS, HISTORY_ROWS = 20_000, 2_000, 400, 50_000
+
+
+def start_broker(tmp: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen([str(broker_binary(tmp)), "broker", "--listener-url", url,
+                             "--advertised-listener-url", url],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while not port_answers("127.0.0.1", port):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError("broker did not start")
+        time.sleep(0.05)
+    address = f"127.0.0.1:{port}"
+    admin = KafkaAdminClient(bootstrap_servers=address)
+    admin.create_topics([NewTopic(TRANSACTIONS_TOPIC, 3, 1), NewTopic(DLQ_TOPIC, 1, 1)])
+    admin.close()
+    return proc, address
+
+
+def produce(address: str) -> None:
+    now = datetime.now(UTC)
+    live = generate_live(EVENTS, seed=3, users=USERS, merchants=MERCHANTS,
+                         start=now - timedelta(minutes=20), span_s=19 * 60)
+    producer = KafkaProducer(bootstrap_servers=address, linger_ms=5, acks="all")
+    for event, ts in zip(plan_events(live, 0.0, seed=3), live["ts"], strict=True):
+        producer.send(TRANSACTIONS_TOPIC, key=event.key, value=encode_event(event, ts))
+    producer.flush()
+    producer.close()
+
+
+def empty_loop(address: str, batch_size: int) -> float:
+    consumer = KafkaConsumer(TRANSACTIONS_TOPIC, bootstrap_servers=address, group_id="empty",
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             session_timeout_ms=6000, heartbeat_interval_ms=2000)
+    got, started = 0, None
+    deadline = time.monotonic() + 120
+    while got < EVENTS and time.monotonic() < deadline:
+        records = consumer.poll(timeout_ms=200, max_records=batch_size)
+        if records:
+            started = started or time.perf_counter()
+            got += sum(len(batch) for batch in records.values())
+            consumer.commit()
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    if got < EVENTS:
+        raise RuntimeError(f"empty loop consumed only {got} of {EVENTS}")
+    return elapsed
+
+
+def processor_run(settings) -> tuple[float, list[float], int]:
+    processor = StreamProcessor(settings, group_id="bench")
+    handle, marks, batches = processor._handle, {}, []
+
+    def timed(records, stop) -> None:
+        started = time.perf_counter()
+        marks.setdefault("first", started)
+        handle(records, stop)
+        marks["last"] = time.perf_counter()
+        batches.append(marks["last"] - started)
+
+    processor._handle = timed  # type: ignore[method-assign]
+    totals = processor.run(threading.Event(), until_idle_s=2)
+    if totals.applied != EVENTS:
+        raise RuntimeError(f"processor applied {totals.applied} of {EVENTS}")
+    return marks["last"] - marks["first"], batches, processor.state.buffered_events
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    quiet_feast_warnings()
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        broker, address = start_broker(tmp)
+        try:
+            settings = load_settings(home=tmp / "home", kafka_bootstrap=address)
+            history = generate_history(rows=HISTORY_ROWS, users=USERS, merchants=MERCHANTS,
+                                       days=7, start_date=date.today() - timedelta(days=8))
+            offline_store.write_transactions(history, settings.offline_dir)
+            build_feature_tables(settings)
+            materialize(apply_definitions(settings))
+            produce(address)
+            baseline_s = empty_loop(address, settings.stream_batch_size)
+            wall_s, batches, buffered = processor_run(settings)
+        finally:
+            broker.kill()
+            broker.wait()
+    rate, base_rate = EVENTS / wall_s, EVENTS / baseline_s
+    batches.sort()
+    rows = [
+        {"measure": "processor events/s (topic -> online store)", "value": rate,
+         "unit": "events/s", "ratio": rate / base_rate},
+        {"measure": "empty-loop consumer events/s", "value": base_rate, "unit": "events/s",
+         "ratio": 1.0},
+        {"measure": "batch p50 (poll -> commit)", "value": statistics.median(batches) * 1000,
+         "unit": "ms"},
+        {"measure": "batch p99 (poll -> commit)",
+         "value": batches[min(len(batches) - 1, int(len(batches) * 0.99))] * 1000, "unit": "ms"},
+        {"measure": "events buffered in window state", "value": buffered, "unit": "events"},
+    ]
+    report("ingestion", "empty-loop consumer group on the same topic", rows,
+           notes=f"{EVENTS:,} events, {USERS:,} users, batch size {settings.stream_batch_size}, "
+                 f"SQLite online store, {HISTORY_ROWS:,} history rows in the offline store.")
+
+
+if __name__ == "__main__":
+    main()

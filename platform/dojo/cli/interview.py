@@ -1,0 +1,94 @@
+"""`dojo interview`: the labs' interview questions as flash cards in the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.panel import Panel
+from rich.text import Text
+
+from dojo.cli.common import console, fail, settings_or_exit
+from dojo.ops.interview import InterviewFormatError, Question, load_questions
+from dojo.ops.labs import exit_codes
+from dojo.ops.labs.catalog import LABS_DIR, CatalogError, normalise_id
+from dojo.ops.progress import ProgressError, load_progress, record_interview
+
+app = typer.Typer(help="Practise the labs' interview questions: answer, compare, mark reviewed.")
+
+
+def _print_list(questions: list[Question], reviewed: dict[str, dict]) -> None:
+    for q in questions:
+        mark = "[green]✓[/]" if q.key in reviewed else " "
+        console.print(f"{mark} [bold]{q.key}[/] {q.text}", soft_wrap=True)
+        for point in q.key_points:
+            console.print(f"     - {point}", soft_wrap=True, markup=False)
+
+
+def _ask(prompt: str) -> str | None:
+    """One line from the learner, or None when input ended (a pipe ran dry, Ctrl-D)."""
+    try:
+        return console.input(prompt)
+    except EOFError:
+        return None
+
+
+def _quiz(questions: list[Question], progress_file: Path) -> int:
+    """Ask each question; returns how many were marked reviewed."""
+    marked = 0
+    for index, q in enumerate(questions, start=1):
+        console.print(Panel(Text(q.text, style="bold"), title=f"{q.key} ({index}/{len(questions)})",
+                            title_align="left"))
+        answer = _ask("Your answer in a line (or just Enter to see the key points): ")
+        if answer is None:
+            break
+        if answer.strip():
+            console.print(Text(f"you said: {answer.strip()}", style="italic"))
+        console.print("[bold]Key points a strong answer covers:[/]")
+        for point in q.key_points:
+            console.print(Text(f"  - {point}"), soft_wrap=True)
+        verdict = _ask("reviewed? [y/n] ")
+        if verdict is None:
+            break
+        if verdict.strip().lower() in {"y", "yes"}:
+            record_interview(progress_file, q.lab_id, q.number)
+            marked += 1
+    return marked
+
+
+@app.callback(invoke_without_command=True)
+def interview(
+    lab: Annotated[str | None, typer.Option("--lab", metavar="NN",
+                                            help="Only this lab's questions.")] = None,
+    list_only: Annotated[bool, typer.Option("--list", help="Print questions and key points, "
+                                            "no quiz.")] = False,
+    unreviewed: Annotated[bool, typer.Option("--unreviewed", help="Skip questions already "
+                                             "marked reviewed.")] = False,
+    labs_dir: Annotated[Path, typer.Option("--labs-dir", hidden=True)] = LABS_DIR,
+) -> None:
+    """Quiz yourself: each question, your one-line answer, the key points, reviewed or not."""
+    settings = settings_or_exit()
+    try:
+        lab_id = normalise_id(lab) if lab else None
+        questions = load_questions(labs_dir, lab_id)
+        reviewed = load_progress(settings.progress_path)["interview"]
+    except (CatalogError, InterviewFormatError, ProgressError) as error:
+        raise fail(str(error), code=exit_codes.BAD_INPUT) from None
+    if not questions:
+        where = f"lab {lab_id}" if lab_id else str(labs_dir)
+        raise fail(f"no interview questions in {where}", code=exit_codes.BAD_INPUT)
+    if unreviewed:
+        questions = [q for q in questions if q.key not in reviewed]
+        if not questions:
+            console.print("Every question here is marked reviewed. Next: drop --unreviewed "
+                          "to go through them again, or try `dojo drill list`.")
+            return
+    if list_only:
+        _print_list(questions, reviewed)
+        console.print(f"{len(questions)} questions. Next: `dojo interview"
+                      f"{' --lab ' + lab_id if lab_id else ''}` to quiz yourself.")
+        return
+    marked = _quiz(questions, settings.progress_path)
+    console.print(f"\nMarked {marked} question(s) reviewed, recorded in {settings.progress_path}. "
+                  "Next: `dojo progress` shows what you have covered.")

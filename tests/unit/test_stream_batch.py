@@ -1,0 +1,168 @@
+"""One stream batch without Kafka: validation to the DLQ, offline append, online push, idempotency.
+
+The broker and Feast are replaced by recording fakes so the batch logic is checked in
+milliseconds; the same code against a real broker and Feast runs in tests/integration.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import namedtuple
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dojo.features.merchant import compute_merchant_features
+from dojo.features.offline_io import read_transactions
+from dojo.features.store import expand, redis_connection_string
+from dojo.ingestion.dlq import REASON_HEADER, reason_label, reason_of
+from dojo.ingestion.events import DLQ_TOPIC
+from dojo.ingestion.stream_processor import StreamProcessor
+from dojo.settings import load_settings
+
+Record = namedtuple("Record", "topic partition offset key value headers")
+
+
+class FakeFuture:
+    def get(self, timeout: float | None = None) -> None:
+        return None
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, list]] = []
+
+    def send(self, topic: str, value: bytes, key: bytes | None, headers: list) -> FakeFuture:
+        self.sent.append((topic, value, headers))
+        return FakeFuture()
+
+    def flush(self, timeout: float | None = None) -> None:
+        return None
+
+
+class FakeStore:
+    def __init__(self, fail: bool = False) -> None:
+        self.pushes: list[pd.DataFrame] = []
+        self.fail = fail
+
+    def push(self, source: str, df: pd.DataFrame, to: object) -> None:
+        if self.fail:
+            raise ConnectionError("online store down")
+        self.pushes.append(df.copy())
+
+
+BASE = datetime.now(UTC) - timedelta(hours=1)
+
+
+def event(i: int, seconds: float, user: str = "u1", **changes: object) -> bytes:
+    body = {
+        "transaction_id": f"tx{i:04d}", "ts": (BASE + timedelta(seconds=seconds)).isoformat(),
+        "user_id": user, "card_id": "c1", "merchant_id": "m1", "merchant_category": "grocery",
+        "amount": 12.5, "currency": "USD", "country": "US", "device_id": "d1", "channel": "pos",
+    }
+    body.update(changes)
+    return json.dumps(body).encode()
+
+
+def records(values: list[bytes | None]) -> dict:
+    return {("transactions", 0): [
+        Record("transactions", 0, offset, b"k", value, []) for offset, value in enumerate(values)
+    ]}
+
+
+@pytest.fixture
+def processor(tmp_path: Path) -> StreamProcessor:
+    settings = load_settings(home=tmp_path, stream_allowed_lateness_s=60)
+    proc = StreamProcessor(settings, store=FakeStore())
+    proc.producer = FakeProducer()
+    return proc
+
+
+def test_bad_events_go_to_the_dlq_with_reason_and_original_bytes(processor) -> None:
+    bad = [b"{not json", None, event(2, 0, amount=-5), event(3, 0, currency="JPY"),
+           json.dumps([1, 2]).encode(), event(4, 0, extra="field")]
+    outcome = processor._process(records([event(1, 0), *bad]))
+    assert (outcome.applied, outcome.dlq) == (1, len(bad))
+    sent = processor.producer.sent
+    assert [topic for topic, _, _ in sent] == [DLQ_TOPIC] * len(bad)
+    assert [value for _, value, _ in sent] == [b if b else b"" for b in bad]
+    reasons = [reason_of(headers) for _, _, headers in sent]
+    assert reasons[0] == "not valid JSON"
+    assert reasons[2].startswith("amount:")
+    assert processor.metrics.count("dojo_stream_dlq", reason="amount") == 1
+    assert processor.metrics.count("dojo_stream_events", outcome="dlq") == len(bad)
+
+
+def test_valid_events_reach_offline_and_online_once(processor) -> None:
+    batch = [event(1, 0), event(2, 30), event(1, 0), event(3, 40, user="u2")]
+    outcome = processor._process(records(batch))
+    assert (outcome.applied, outcome.duplicates) == (3, 1)
+    stored = read_transactions(processor.settings)
+    assert sorted(stored["transaction_id"]) == ["tx0001", "tx0002", "tx0003"]
+    pushed = processor._store.pushes[-1].set_index("user_id")
+    assert pushed.loc["u1", "txn_count_10m"] == 2
+    # replaying the same batch (a crash before the commit) changes nothing
+    again = processor._process(records(batch))
+    assert (again.applied, again.duplicates) == (0, 4)
+    assert len(read_transactions(processor.settings)) == 3  # same file name: overwritten
+    assert processor._store.pushes[-1].set_index("user_id").loc["u1", "txn_count_10m"] == 2
+
+
+def test_late_events_beyond_the_lateness_go_to_the_dlq(processor) -> None:
+    processor._process(records([event(1, 600)]))
+    outcome = processor._process(records([event(2, 560), event(3, 500)]))
+    assert (outcome.applied, outcome.dlq) == (1, 1)
+    headers = processor.producer.sent[-1][2]
+    assert reason_label(reason_of(headers)) == "late_event"
+    assert dict(headers)[REASON_HEADER].startswith(b"late event: 100s behind")
+
+
+def test_a_failed_online_write_raises_so_nothing_is_committed(tmp_path: Path) -> None:
+    proc = StreamProcessor(load_settings(home=tmp_path), store=FakeStore(fail=True))
+    proc.producer = FakeProducer()
+    with pytest.raises(ConnectionError):
+        proc._process(records([event(1, 0)]))
+    assert proc.metrics.count("dojo_stream_write_failures", sink="online") == 1
+
+
+def test_reason_labels_are_bounded() -> None:
+    assert reason_label("amount: Input should be greater than 0") == "amount"
+    assert reason_label("not valid JSON") == "not_valid_json"
+    assert reason_label("late event: 900s behind") == "late_event"
+
+
+def test_merchant_features_only_use_labels_that_had_arrived() -> None:
+    t0 = pd.Timestamp("2026-01-01", tz="UTC")
+    labels = pd.DataFrame({
+        "transaction_id": ["a", "b", "c", "d"], "merchant_id": ["m", "m", "m", "m"],
+        "is_fraud": [False, True, False, True],
+        "label_ts": [t0, t0 + pd.Timedelta(hours=1), t0 + pd.Timedelta(hours=1),
+                     t0 + pd.Timedelta(days=5)],
+    })
+    rows = compute_merchant_features(labels, as_of=t0 + pd.Timedelta(days=1))
+    assert rows["merchant_labelled_txn_count"].tolist() == [1, 3]  # d has not arrived
+    assert rows["merchant_fraud_rate"].tolist() == [0.0, pytest.approx(1 / 3)]
+
+
+def test_yaml_expansion_and_redis_connection_string(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ONLY_IN_ENV", "env")
+    text = "a: ${DOJO_HOME}/x\nb: $ONLY_IN_ENV\nc: ${UNSET_VAR_XYZ}"
+    assert expand(text, {"DOJO_HOME": "/h"}) == "a: /h/x\nb: env\nc: ${UNSET_VAR_XYZ}"
+    assert redis_connection_string("redis://127.0.0.1:6380/2") == "127.0.0.1:6380,db=2"
+    assert redis_connection_string("rediss://:pw@r:6379/0") == "r:6379,db=0,password=pw,ssl=true"
+
+
+def test_two_processors_in_one_process_keep_their_own_counts(tmp_path: Path) -> None:
+    # `import feast` switches prometheus_client to shared file-backed values; the processor's
+    # metrics must not add up across instances (tests and benchmarks run several).
+    import feast  # noqa: F401
+
+    first, second = (StreamProcessor(load_settings(home=tmp_path / n), store=FakeStore(fail=True))
+                     for n in ("a", "b"))
+    for proc in (first, second):
+        proc.producer = FakeProducer()
+        with pytest.raises(ConnectionError):
+            proc._process(records([event(1, 0)]))
+    assert second.metrics.count("dojo_stream_write_failures", sink="online") == 1
