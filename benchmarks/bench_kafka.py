@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import report  # noqa: E402
-from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
-from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
 
-from dojo.ops.broker_binary import broker_binary  # noqa: E402
-from dojo.ops.ports import free_port, port_answers  # noqa: E402
+from _report import report
+from dojo.ops.broker_binary import broker_binary
+from dojo.ops.ports import free_port, port_answers
 
 MESSAGES = 50_000
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-from _report import report  # noqa: E402
+import httpx
 
-from dojo.ops.ports import free_port  # noqa: E402
-from dojo.ops.sandbox import EnvPatch, sandbox_env  # noqa: E402
-from dojo.ops.stack import Stack  # noqa: E402
-from dojo.settings import load_settings  # noqa: E402
+from _report import report
+from dojo.ops.ports import free_port
+from dojo.ops.sandbox import EnvPatch, sandbox_env
+from dojo.ops.stack import Stack
+from dojo.settings import load_settings
 
 
 def mlflow_alone(tmp: Path) -> float:

@@ -7,6 +7,7 @@ or restore it before they finish.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,11 @@ import pytest
 
 from dojo.ops.sandbox import EnvPatch, sandbox_env
 from dojo.ops.stack import Stack
-from dojo.settings import Settings, get_settings, load_settings
+from dojo.settings import TELEMETRY_OFF, Settings, get_settings, load_settings
+
+# No usage telemetry from the libraries under test (this machine reaches package registries only).
+for _variable, _value in TELEMETRY_OFF.items():
+    os.environ.setdefault(_variable, _value)
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,10 @@ ENV_PREFIX = "DOJO_"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+# Usage telemetry of the libraries the platform runs, switched off for every process it starts.
+TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "FEAST_USAGE": "False", "DO_NOT_TRACK": "1"}
+
+
 class SettingsError(ValueError):
     """A setting has an invalid value; the message names the environment variable."""
 
@@ -110,7 +114,9 @@ class Settings(BaseSettings):
     train_bootstrap_champion: bool = True
 
     # --- behaviour
-    health_timeout_s: float = Field(90.0, gt=0, description="Deadline for `dojo up` health checks.")
+    health_timeout_s: float = Field(
+        180.0, gt=0, description="Deadline for `dojo up` health checks."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     progress_file: Path | None = Field(
         None, description="Where verified labs and drills are recorded (default: under home)."

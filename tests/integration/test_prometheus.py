@@ -16,7 +16,7 @@ from dojo.settings import Settings
 RULES = Path(dojo.monitoring.__file__).parent / "rules"
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (make os-deps)")
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool missing: make os-deps")
 def test_rules_are_valid_and_their_unit_tests_pass() -> None:
     files = sorted(RULES.glob("*.yml"))
     assert files

@@ -35,7 +35,10 @@ def test_up_healthy_then_down_leaves_nothing(isolated_env: Settings) -> None:
     try:
         states = stack.up()
         built = [s for s in states if s.state != "planned"]
-        assert {s.name for s in built} == {"broker", "mlflow", "prometheus", "alertmanager"}
+        assert {s.name for s in built} == {
+            "broker", "mlflow", "prometheus", "alertmanager", "stream",
+            "airflow", "airflow-scheduler", "airflow-dag-processor",
+        }
         assert all(s.state == "healthy" for s in built), states
         # the CLI sees the same stack through the DOJO_* environment
         cli = subprocess.run([sys.executable, "-m", "dojo.cli", "status"],
@@ -47,7 +50,7 @@ def test_up_healthy_then_down_leaves_nothing(isolated_env: Settings) -> None:
         assert stack.down()
     assert _processes_under(str(settings.home)) == []
     for port in (settings.kafka_port, settings.mlflow_port, settings.prometheus_port,
-                 settings.alertmanager_port):
+                 settings.alertmanager_port, settings.stream_metrics_port, settings.airflow_port):
         assert port_is_free(settings.host, port)
 
 

@@ -33,7 +33,8 @@ def make_lab(root: Path, steps: str, needs: str = "[]", status: str = "ready") -
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings(home=tmp_path / "home")
+    # an explicit progress file: a session stack fixture may have exported DOJO_PROGRESS_FILE
+    return load_settings(home=tmp_path / "home", progress_file=tmp_path / "home" / "progress.json")
 
 
 def run(lab: Lab, settings: Settings, **kwargs: object) -> tuple[int, str, list]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
 from dojo.cli import stack
+from dojo.settings import TELEMETRY_OFF
 
 app = typer.Typer(
     name="dojo",
@@ -30,6 +32,10 @@ def main(
     ] = False,
 ) -> None:
     """mlops-dojo: start with `dojo up`, then `dojo lab list`."""
+    # This machine reaches package registries only, and learners' laptops should not phone
+    # home from a lab: switch off the libraries' usage telemetry for every command.
+    for variable, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(variable, value)
 
 
 app.command()(stack.up)
@@ -40,12 +46,25 @@ app.command()(stack.doctor)
 app.command()(stack.topics)
 
 # [sub-apps] other stages register their command groups below, one line each
-from dojo.cli import drill, features, generate, interview, lab, progress  # noqa: E402
+from dojo.cli import (  # noqa: E402
+    drill,
+    features,
+    generate,
+    interview,
+    lab,
+    leakage,
+    model,
+    progress,
+    train,
+)
 from dojo.cli import stream as stream_cli  # noqa: E402
 
 app.add_typer(generate.app, name="generate")
 app.command(name="stream")(stream_cli.stream)
 app.add_typer(features.app, name="features")
+app.command(name="leakage")(leakage.leakage)
+app.command(name="train")(train.train)
+app.add_typer(model.app, name="model")
 app.add_typer(lab.app, name="lab")
 app.add_typer(drill.app, name="drill")
 app.command(name="interview")(interview.interview)

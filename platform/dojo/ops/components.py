@@ -143,8 +143,12 @@ def build_components(settings: Settings, broker_path: Path | None) -> list[Compo
 
 
 def _airflow(settings: Settings) -> list[Component]:
-    """Airflow as three processes started together; each launcher waits for the one-time
-    metadata migration (see dojo/ops/airflow.py for why not `airflow standalone`)."""
+    """Airflow as three processes (see dojo/ops/airflow.py for why not `airflow standalone`).
+
+    The API server starts with the infrastructure (it needs none of it; starting it after
+    MLflow instead made a warm `dojo up` 64 s rather than 26 s on 2 busy cores). The scheduler
+    and DAG processor wait for it: its launcher runs the one-time metadata migration.
+    """
     home = airflow.airflow_home(settings)
     url = airflow.api_url(settings)
     return [
@@ -152,10 +156,11 @@ def _airflow(settings: Settings) -> list[Component]:
                   url=url, command=airflow.launcher_command("api-server"),
                   state_dirs=(home,)),
         Component(name="airflow-scheduler", title="Airflow scheduler (LocalExecutor)", port=None,
-                  url=url, command=airflow.launcher_command("scheduler"), state_dirs=(home,)),
+                  url=url, command=airflow.launcher_command("scheduler"), state_dirs=(home,),
+                  after=("airflow",)),
         Component(name="airflow-dag-processor", title="Airflow DAG processor", port=None,
                   url=url, command=airflow.launcher_command("dag-processor"),
-                  state_dirs=(home,)),
+                  state_dirs=(home,), after=("airflow",)),
     ]
 
 

@@ -27,10 +27,21 @@ from dojo.ops.broker_binary import broker_binary
 from dojo.ops.components import Component, build_components, missing_binary
 from dojo.ops.health import Health, check
 from dojo.ops.ports import port_holder, port_is_free
-from dojo.settings import Settings
+from dojo.settings import TELEMETRY_OFF, Settings
 
 # Alert rules live with the monitoring code; promtool checks them in the tests.
 RULES_DIR = Path(__file__).resolve().parents[1] / "monitoring" / "rules"
+
+
+# The setting that moves each component's port, for the "port is taken" message.
+PORT_SETTINGS = {
+    "broker": "DOJO_KAFKA_PORT",
+    "mlflow": "DOJO_MLFLOW_PORT",
+    "prometheus": "DOJO_PROMETHEUS_PORT",
+    "alertmanager": "DOJO_ALERTMANAGER_PORT",
+    "stream": "DOJO_STREAM_METRICS_PORT",
+    "airflow": "DOJO_AIRFLOW_PORT",
+}
 
 
 class StackError(RuntimeError):
@@ -133,7 +144,7 @@ class Stack:
             if missing:
                 problems.append(missing)
             elif component.port and not port_is_free(self.settings.host, component.port):
-                variable = f"DOJO_{component.name.upper()}_PORT".replace("BROKER", "KAFKA")
+                variable = PORT_SETTINGS.get(component.name, "a DOJO_*_PORT setting")
                 problems.append(
                     f"port {component.port} ({component.name}) is taken by "
                     f"{port_holder(component.port)}; stop it or set {variable}"
@@ -172,7 +183,7 @@ class Stack:
         """The environment of every supervised process: settings plus this venv on PATH
         (Airflow and MLflow start helpers by executable name)."""
         venv_bin = str(Path(sys.executable).parent)
-        env = {**os.environ, **self.settings.as_env()}
+        env = {**os.environ, **TELEMETRY_OFF, **self.settings.as_env()}
         env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "")])
         return env
 
@@ -232,7 +243,8 @@ class Stack:
     # ------------------------------------------------------------------ control
     def _running_names(self) -> set[str]:
         info = supervisor.process_info(self.settings)
-        return {name for name, item in info.items() if item["statename"] == "RUNNING"}
+        return {name for name, item in info.items()
+                if item["statename"] in {"RUNNING", "STARTING"}}
 
     def start(self, name: str) -> None:
         component = self.component(name)
