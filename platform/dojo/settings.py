@@ -179,12 +179,16 @@ class Settings(BaseSettings):
     def progress_path(self) -> Path:
         return self.progress_file or self.home / "progress.json"
 
-    def kafka_consumer_kwargs(self) -> dict[str, int | str]:
+    def kafka_consumer_kwargs(self) -> dict[str, int | str | bool]:
         """Group-membership settings every consumer in the platform uses."""
         return {
             "bootstrap_servers": self.bootstrap_servers,
             "session_timeout_ms": self.kafka_session_timeout_ms,
             "heartbeat_interval_ms": self.kafka_heartbeat_interval_ms,
+            # A consumer's metadata request must not create a topic: after a restart of the
+            # memory-only broker it would recreate `transactions` with the broker's default
+            # partition count before `dojo up` creates it with the planned one.
+            "allow_auto_create_topics": False,
         }
 
     def kafka_producer_kwargs(self) -> dict[str, int | str]:

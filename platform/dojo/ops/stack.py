@@ -94,6 +94,15 @@ class Stack:
         supervised = [c for c in self.components() if c.supervised]
         already = self.is_up()
         running = self._running_names() if already else set()
+        to_start = {c.name for c in supervised if c.name not in running}
+        # A running component whose dependency is about to (re)start is restarted after it:
+        # a consumer that rode out a broker restart on its own can be left in a group the new
+        # (memory-only) broker never completes; a fresh process joins cleanly.
+        for component in supervised:
+            if component.name in running and to_start.intersection(component.after):
+                progress(f"stopping {component.name} until {', '.join(component.after)} is back")
+                self.stop(component.name)
+                running.discard(component.name)
         self._preflight([c for c in supervised if c.name not in running])
         self._write_config(supervised)
         env = self._child_env()
