@@ -128,3 +128,26 @@ class Drill(ABC):
         the codes are returned, not judged: ``check`` decides whether the fix worked.
         """
         return [(command, *ctx.shell(command)) for command in self.fix_commands]
+
+
+def stop_recorded_process(pid_file: Path, is_ours: Callable[[int], bool]) -> None:
+    """Stop the helper process a drill recorded in ``pid_file`` (TERM, then KILL after 10 s),
+    only if it is still the drill's own (a recycled pid is left alone), and forget it."""
+    import os
+    import signal
+
+    import psutil
+
+    try:
+        pid: int | None = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        pid = None
+    if pid is not None and is_ours(pid):
+        os.kill(pid, signal.SIGTERM)
+        try:
+            psutil.Process(pid).wait(timeout=10)
+        except psutil.NoSuchProcess:
+            pass
+        except psutil.TimeoutExpired:
+            os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)

@@ -9,9 +9,7 @@ exactly that: the processor is caught up and nothing new has reached the DLQ for
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +18,7 @@ from pathlib import Path
 import psutil
 
 from dojo.ops.drills._stream import caught_up, pipeline_works
-from dojo.ops.drills.base import Check, Drill, DrillContext, DrillError
+from dojo.ops.drills.base import Check, Drill, DrillContext, DrillError, stop_recorded_process
 
 MODULE = "dojo.ops.drills._legacy_pos"
 RATE = 4.0  # events per second: a DLQ that grows every few seconds, not a flood
@@ -129,18 +127,6 @@ class PoisonMessages(Drill):
         return steps
 
     def reset(self, ctx: DrillContext) -> None:
-        try:
-            pid = int(self._pid_file(ctx).read_text().strip())
-        except (OSError, ValueError):
-            pid = None
-        if pid is not None and self._is_ours(pid, ctx):
-            os.kill(pid, signal.SIGTERM)
-            try:
-                psutil.Process(pid).wait(timeout=10)
-            except psutil.NoSuchProcess:
-                pass
-            except psutil.TimeoutExpired:
-                os.kill(pid, signal.SIGKILL)
-        self._pid_file(ctx).unlink(missing_ok=True)
+        stop_recorded_process(self._pid_file(ctx), lambda pid: self._is_ours(pid, ctx))
         ctx.stack().up()
         ctx.wait_for(lambda: pipeline_works(ctx), what="the stream pipeline")

@@ -8,16 +8,14 @@ so the learner's job is to read that message and act on it, not to guess.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import psutil
 
-from dojo.ops.drills.base import Check, Drill, DrillContext, DrillError
+from dojo.ops.drills.base import Check, Drill, DrillContext, DrillError, stop_recorded_process
 from dojo.ops.ports import port_is_free
 
 COMPONENT = "mlflow"
@@ -95,19 +93,7 @@ class PortTaken(Drill):
         return steps
 
     def reset(self, ctx: DrillContext) -> None:
-        pid_file, port = self._pid_file(ctx), self._port(ctx)
-        try:
-            pid = int(pid_file.read_text().strip())
-        except (OSError, ValueError):
-            pid = None
-        if pid is not None and self._is_ours(pid, port):
-            os.kill(pid, signal.SIGTERM)
-            try:
-                psutil.Process(pid).wait(timeout=10)
-            except psutil.NoSuchProcess:
-                pass
-            except psutil.TimeoutExpired:
-                os.kill(pid, signal.SIGKILL)
-        pid_file.unlink(missing_ok=True)
+        port = self._port(ctx)
+        stop_recorded_process(self._pid_file(ctx), lambda pid: self._is_ours(pid, port))
         ctx.stack().up()
         ctx.wait_for(lambda: ctx.health(COMPONENT), what=COMPONENT)
