@@ -76,7 +76,7 @@ def _settings() -> Any:
                        description="Train again even if this interval already has a run."),
         "shuffle_labels": Param(False, type="boolean",
                                 description="Drill: shuffle training labels (a useless model "
-                                            "the gates must refuse)."),
+                                            "the gates must refuse); implies force."),
         "refresh_features": Param(True, type="boolean",
                                   description="Rebuild Feast's offline feature tables first."),
     },
@@ -96,7 +96,10 @@ def fraud_training() -> None:
         """Skip the rest when this interval already has a finished MLflow run."""
         from dojo.training import pipeline
 
-        return pipeline.needs_training(_settings(), window, force=bool((params or {})["force"]))
+        params = params or {}
+        # a drill run must train: the point is to watch the gates refuse its model
+        force = bool(params.get("force")) or bool(params.get("shuffle_labels"))
+        return pipeline.needs_training(_settings(), window, force=force)
 
     @task
     def check_inputs(window: dict) -> dict:

@@ -63,7 +63,7 @@ def test_backfill_of_three_intervals_makes_three_runs(
     healthy_stack: Settings, backfilled: tuple[Settings, str]
 ) -> None:
     settings, output = backfilled
-    assert "3 daily run(s)" in output, output
+    assert "3 daily interval(s)" in output and "3 new run(s)" in output, output
     with AirflowApi(settings) as api:
         runs = api.runs(DAG_ID, FIRST - timedelta(days=3), LAST + timedelta(days=3),
                         run_type="backfill")

@@ -39,6 +39,12 @@ def registry(healthy_stack: Settings, monkeypatch: pytest.MonkeyPatch) -> tuple[
         assert version.version == str(number)
         client.set_model_version_tag(name, version.version, GATE_TAG,
                                      "failed" if number == 3 else "passed")
+        # what the DAG's publish step logs: every gate's verdict (v3 too slow)
+        client.log_dict(run.info.run_id, {"passed": number != 3, "checks": [
+            {"name": "pr_auc_floor", "passed": True, "message": f"PR-AUC {pr_auc}"},
+            {"name": "latency", "passed": number != 3,
+             "message": "p95 80 ms (budget 50 ms)" if number == 3 else "p95 3 ms"}]},
+            "reports/gates.json")
     client.set_registered_model_alias(name, "champion", "1")
     client.set_registered_model_alias(name, "challenger", "4")
     return client, name
@@ -108,3 +114,26 @@ def test_list_show_and_compare_print_versions_and_metrics(
     assert code == 0 and "pr_auc" in out and "+0.06" in out
     code, out = _run("show", "99")
     assert code == 1 and "no version 99" in out
+
+
+def test_aliases_stand_for_versions(registry: tuple[MlflowClient, str]) -> None:
+    client, name = registry
+    code, out = _run("show", "champion")
+    assert code == 0 and f"{name} v1" in out, out
+    code, out = _run("promote", "@challenger")
+    assert code == 0 and "champion: v1 -> v4" in out, out
+    assert client.get_registered_model(name).aliases["champion"] == "4"
+    code, out = _run("show", "challenger")  # promoting it removed the alias
+    assert code == 1 and "no version and no alias 'challenger'" in out
+    assert "champion" in out  # the message lists the aliases that do exist
+
+
+def test_compare_shows_which_gates_each_version_passed(
+    registry: tuple[MlflowClient, str],
+) -> None:
+    code, out = _run("compare", "champion", "3")
+    assert code == 0, out
+    latency = next(line for line in out.splitlines() if line.strip("│ ").startswith("latency "))
+    assert "pass p95 3 ms" in latency and "FAIL p95 80 ms" in latency, latency
+    overall = next(line for line in out.splitlines() if "overall" in line)
+    assert "passed" in overall and "failed" in overall

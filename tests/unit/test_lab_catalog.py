@@ -21,7 +21,7 @@ from dojo.ops.labs.catalog import (
 DESIGN_LAB_COUNT = 21
 README_SECTIONS = (
     "In this lab you will", "## Prerequisites", "## Steps", "## What just happened",
-    "## Verify", "## Break it", "## Interview questions", "## Clean up", "\nNext:",
+    "## Verify", "## Break it", "## Interview questions", "## Clean up", "\nNext: [",
 )
 
 

@@ -48,6 +48,7 @@ app.command()(stack.topics)
 # [sub-apps] other stages register their command groups below, one line each
 from dojo.cli import (  # noqa: E402
     drill,
+    experiment,
     features,
     generate,
     interview,
@@ -63,6 +64,7 @@ app.add_typer(generate.app, name="generate")
 app.command(name="stream")(stream_cli.stream)
 app.add_typer(features.app, name="features")
 app.command(name="leakage")(leakage.leakage)
+app.add_typer(experiment.app, name="experiment")
 app.command(name="train")(train.train)
 app.add_typer(model.app, name="model")
 app.add_typer(lab.app, name="lab")

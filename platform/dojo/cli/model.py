@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,7 +24,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-Version = Annotated[str, typer.Argument(help="Model version number, e.g. 3.")]
+Version = Annotated[str, typer.Argument(
+    help="A version number (3) or an alias (champion, challenger, previous-champion).")]
 
 
 def _client() -> tuple[MlflowClient, Settings]:
@@ -31,6 +33,8 @@ def _client() -> tuple[MlflowClient, Settings]:
     from dojo.training.tracking import client
 
     settings = settings_or_exit()
+    # `compare` downloads each run's gate report; MLflow would draw a progress bar per file
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         return client(settings), settings
     except DependencyDown as error:
@@ -39,6 +43,17 @@ def _client() -> tuple[MlflowClient, Settings]:
 
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+
+
+def _interval(tag: str) -> str:
+    """`2025-01-20T0000_2025-01-21T0000` -> `2025-01-20 → 01-21` (midnights, as the DAG makes)."""
+    start, _, end = tag.partition("_")
+    if not end:
+        return tag or "-"
+    start, end = start.removesuffix("T0000"), end.removesuffix("T0000")
+    if start[:5] == end[:5]:
+        end = end[5:]
+    return f"{start} → {end}"
 
 
 def _registry_call(function: Callable[..., Any], *args: Any) -> Any:
@@ -60,12 +75,12 @@ def list_() -> None:
     table = Table(title=f"registered model {settings.registered_model}")
     for column in ("version", "aliases", "data interval", "gate", "PR-AUC", "ROC-AUC",
                    "p95 ms", "created (UTC)"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column != "created (UTC)")
     for v in versions:
-        table.add_row(v.version, "\n".join(v.aliases) or "-", v.interval or "-",
+        table.add_row(v.version, "\n".join(v.aliases) or "-", _interval(v.interval),
                       v.tags.get("dojo.gate", "-"), _fmt(v.metrics.get("pr_auc"), 3),
                       _fmt(v.metrics.get("roc_auc"), 3),
-                      _fmt(v.metrics.get("latency_p95_ms"), 1), f"{v.created:%Y-%m-%d %H:%M}")
+                      _fmt(v.metrics.get("latency_p95_ms"), 1), f"{v.created:%m-%d %H:%M}")
     console.print(table)
 
 
@@ -96,20 +111,44 @@ def show(version: Version) -> None:
 
 @app.command("compare")
 def compare_(first: Version, second: Version) -> None:
-    """Metrics of two versions side by side, with the difference (second - first)."""
+    """Metrics of two versions side by side (second - first), and which gates each passed."""
     from dojo.training.registry import compare
 
     client, settings = _client()
-    rows = _registry_call(compare, client, settings.registered_model, first, second)
-    table = Table(title=f"{settings.registered_model}: v{first} vs v{second}")
-    for column in ("metric", f"v{first}", f"v{second}", "change"):
+    result = _registry_call(compare, client, settings.registered_model, first, second)
+    a, b = f"v{result.first.version}", f"v{result.second.version}"
+    table = Table(title=f"{settings.registered_model}: {a} ({first}) vs {b} ({second})")
+    for column in ("metric", a, b, "change"):
         table.add_column(column, justify="left" if column == "metric" else "right")
-    for metric, a, b in rows:
-        change = "-" if a is None or b is None else f"{b - a:+,.4f}".rstrip("0").rstrip(".")
-        table.add_row(metric, _fmt(a), _fmt(b), change)
+    for metric, x, y in result.metrics:
+        change = "-" if x is None or y is None else f"{y - x:+,.4f}".rstrip("0").rstrip(".")
+        table.add_row(metric, _fmt(x), _fmt(y), change)
     console.print(table)
+    gates = Table(title="gates (as each version's training run judged it)")
+    for column in ("gate", a, b):
+        gates.add_column(column, overflow="fold")
+    for gate, checks in result.gates.items():
+        gates.add_row(gate, *(_check(check) for check in checks))
+    gates.add_row("[bold]overall[/]", *(_check_overall(v.tags) for v in (result.first,
+                                                                          result.second)))
+    console.print(gates)
     console.print("Each run's metrics are on its own validation window; to compare on the same "
-                  "rows, the DAG's `vs_champion` gate scores the champion on the candidate's data.")
+                  "rows, the DAG's `vs_champion` gate scores the champion on the candidate's data."
+                  f" Promote with `dojo model promote {second}`.")
+
+
+def _check(check: dict | None) -> str:
+    if check is None:
+        return "-"
+    mark = "[green]pass[/]" if check["passed"] else "[red]FAIL[/]"
+    return f"{mark} {check['message']}"
+
+
+def _check_overall(tags: dict[str, str]) -> str:
+    from dojo.training.tracking import GATE_TAG
+
+    gate = tags.get(GATE_TAG, "unknown")
+    return {"passed": "[green]passed[/]", "failed": "[red]failed[/]"}.get(gate, gate)
 
 
 @app.command()
@@ -124,7 +163,7 @@ def promote(
     client, settings = _client()
     changes = _registry_call(do_promote, client, settings.registered_model, version, force)
     if not changes:
-        console.print(f"v{version} is already the champion; nothing changed.")
+        console.print(f"{version} is already the champion; nothing changed.")
         return
     for change in changes:
         console.print(f"[green]changed[/] {change.describe()}")
@@ -141,3 +180,7 @@ def rollback() -> None:
     changes = _registry_call(do_rollback, client, settings.registered_model)
     for change in changes:
         console.print(f"[yellow]changed[/] {change.describe()}")
+    champion = changes[0]
+    console.print(f"models:/{settings.registered_model}@champion is v{champion.after} again; "
+                  f"v{champion.before} stays registered (tag dojo.rolled_back_at). Check with "
+                  f"`dojo model list`; undo with `dojo model promote {champion.before}`.")

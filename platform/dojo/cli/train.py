@@ -62,6 +62,8 @@ def _follow(api: AirflowApi, run_ids: list[str], timeout_s: float) -> dict[str, 
         bars = {run_id: progress.add_task(run_id, total=None, now="queued") for run_id in run_ids}
         while len(states) < len(run_ids):
             if time.monotonic() > deadline:
+                progress.stop()
+                _explain_waiting(api, [r for r in run_ids if r not in states])
                 raise fail(f"gave up following after {timeout_s:.0f} s; the run continues in "
                            f"Airflow: {api.base}/dags/{DAG_ID}")
             for run_id in run_ids:
@@ -81,9 +83,23 @@ def _follow(api: AirflowApi, run_ids: list[str], timeout_s: float) -> dict[str, 
     return states
 
 
+def _explain_waiting(api: AirflowApi, run_ids: list[str]) -> None:
+    """Why unfinished runs are not done: tasks waiting for a retry, with the last failure."""
+    for run_id in run_ids:
+        for t in api.task_instances(DAG_ID, run_id):
+            if t["state"] != "up_for_retry":
+                continue
+            tries = t.get("try_number", 1)
+            reason = api.failure_reason(DAG_ID, run_id, t["task_id"], tries)
+            console.print(f"[yellow]{t['task_id']} is waiting to retry[/] (try {tries} of "
+                          f"{t.get('max_tries', 0) + 1} failed): {reason}")
+
+
 def _report(api: AirflowApi, run_id: str, state: str) -> None:
     tasks = api.task_instances(DAG_ID, run_id)
-    table = Table(title=f"{DAG_ID} / {run_id}: {state}")
+    style = STATE_STYLE.get(state, "")
+    console.print(f"{DAG_ID} / {run_id}: [{style}]{state}[/]")  # a table title would wrap
+    table = Table()
     table.add_column("task")
     table.add_column("state")
     table.add_column("tries", justify="right")
@@ -158,13 +174,7 @@ def _start_runs(api: AirflowApi, start: datetime, end: datetime, conf: dict[str,
     from dojo.training.airflow_api import AirflowApiError
 
     if backfill:
-        # Airflow's to_date bounds the *logical dates* (interval starts), inclusively; the last
-        # daily interval inside [start, end) starts one day before end.
-        created = api.backfill(DAG_ID, start, end - timedelta(days=1), conf)
-        runs = api.runs(DAG_ID, start, end, run_type="backfill")
-        console.print(f"backfill {created['id']}: {len(runs)} daily run(s) from "
-                      f"{start:%Y-%m-%d} to {end:%Y-%m-%d}, one at a time")
-        return [r["dag_run_id"] for r in runs]
+        return _backfill(api, start, end, conf)
     run_id = f"train__{start:%Y%m%dT%H%M}_{end:%Y%m%dT%H%M}"
     try:
         api.trigger(DAG_ID, run_id, start, end, conf)
@@ -193,3 +203,25 @@ def _start_runs(api: AirflowApi, start: datetime, end: datetime, conf: dict[str,
         console.print(f"a run for this interval exists: {found} ({existing['state']}); "
                       "showing it (use --rerun to run it again)")
     return [found]
+
+
+def _backfill(api: AirflowApi, start: datetime, end: datetime, conf: dict[str, Any]) -> list[str]:
+    """Backfill the daily intervals in [start, end); intervals that have a run keep it."""
+    # Airflow's to_date bounds the *logical dates* (interval starts), inclusively; the last
+    # daily interval inside [start, end) starts one day before end.
+    last = end - timedelta(days=1)
+    intervals = (end - start).days
+    planned = set(api.backfill_plan(DAG_ID, start, last, conf))
+    existing = [r for r in api.runs(DAG_ID, start, end) if r["logical_date"] not in planned]
+    kept = ", ".join(r["logical_date"][:10] for r in existing)
+    if not planned:
+        console.print(f"backfill: all {intervals} daily interval(s) from {start:%Y-%m-%d} to "
+                      f"{end:%Y-%m-%d} already have a run ({kept}); nothing new to run. "
+                      "Showing them.")
+        return [r["dag_run_id"] for r in existing]
+    created = api.backfill(DAG_ID, start, last, conf)
+    runs = [r for r in api.runs(DAG_ID, start, end) if r["logical_date"] in planned]
+    console.print(f"backfill {created['id']}: {intervals} daily interval(s) from "
+                  f"{start:%Y-%m-%d} to {end:%Y-%m-%d}: {len(runs)} new run(s), one at a time"
+                  + (f"; kept the existing run of {kept}" if existing else ""))
+    return [r["dag_run_id"] for r in runs]

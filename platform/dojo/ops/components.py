@@ -136,14 +136,14 @@ def build_components(settings: Settings, broker_path: Path | None) -> list[Compo
         ),
         Component(name="model-server", title="Model server (FastAPI)", port=None, url="",
                   planned="serving issue"),
-        *_airflow(settings),
+        *(_airflow(settings) if settings.airflow_enabled else []),
         Component(name="drift-monitor", title="Drift monitor (Evidently)", port=None, url="",
                   planned="monitoring issue"),
     ]
 
 
 def _airflow(settings: Settings) -> list[Component]:
-    """Airflow as three processes (see dojo/ops/airflow.py for why not `airflow standalone`).
+    """Airflow as four processes (see dojo/ops/airflow.py for why not `airflow standalone`).
 
     The API server starts with the infrastructure (it needs none of it; starting it after
     MLflow instead made a warm `dojo up` 64 s rather than 26 s on 2 busy cores). The scheduler
@@ -156,10 +156,12 @@ def _airflow(settings: Settings) -> list[Component]:
                   url=url, command=airflow.launcher_command("api-server"),
                   state_dirs=(home,)),
         Component(name="airflow-scheduler", title="Airflow scheduler (LocalExecutor)", port=None,
-                  url=url, command=airflow.launcher_command("scheduler"), state_dirs=(home,),
-                  after=("airflow",)),
+                  url=url, command=airflow.launcher_command("scheduler"), state_dirs=(home,)),
         Component(name="airflow-dag-processor", title="Airflow DAG processor", port=None,
                   url=url, command=airflow.launcher_command("dag-processor"),
+                  state_dirs=(home,), after=("airflow",)),
+        Component(name="airflow-triggerer", title="Airflow triggerer", port=None,
+                  url=url, command=airflow.launcher_command("triggerer"),
                   state_dirs=(home,), after=("airflow",)),
     ]
 

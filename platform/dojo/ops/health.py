@@ -120,6 +120,10 @@ def check_airflow_dag_processor(settings: Settings) -> Health:
     return _airflow_job(settings, "dag_processor")
 
 
+def check_airflow_triggerer(settings: Settings) -> Health:
+    return _airflow_job(settings, "triggerer")
+
+
 def check_stream(settings: Settings) -> Health:
     """The processor serves /metrics once it runs; its consumer counters prove it is the one."""
     url = f"http://{settings.host}:{settings.stream_metrics_port}/metrics"
@@ -141,6 +145,7 @@ CHECKS = {
     "airflow": check_airflow,
     "airflow-scheduler": check_airflow_scheduler,
     "airflow-dag-processor": check_airflow_dag_processor,
+    "airflow-triggerer": check_airflow_triggerer,
 }
 
 

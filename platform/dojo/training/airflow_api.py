@@ -153,12 +153,26 @@ class AirflowApi:
             raise
         return entry.get("value")
 
+    @staticmethod
+    def _backfill_body(dag_id: str, first: datetime, last: datetime,
+                       conf: dict[str, Any]) -> dict[str, Any]:
+        # reprocess_behavior "none": an interval that already has a run (of any kind) is left
+        # alone, so a backfill never re-trains what a scheduled or manual run already did.
+        return {"dag_id": dag_id, "from_date": first.isoformat(), "to_date": last.isoformat(),
+                "dag_run_conf": conf, "max_active_runs": 1, "reprocess_behavior": "none"}
+
+    def backfill_plan(self, dag_id: str, first: datetime, last: datetime,
+                      conf: dict[str, Any]) -> list[str]:
+        """Logical dates a backfill of [first, last] would create runs for (Airflow's dry run)."""
+        found = self.call("POST", "/backfills/dry_run",
+                          json=self._backfill_body(dag_id, first, last, conf))
+        return [entry["logical_date"] for entry in found["backfills"]]
+
     def backfill(self, dag_id: str, first: datetime, last: datetime,
                  conf: dict[str, Any]) -> dict[str, Any]:
         """One run per scheduled interval whose logical date is in [first, last] (inclusive),
         one at a time, oldest first."""
-        body = {"dag_id": dag_id, "from_date": first.isoformat(), "to_date": last.isoformat(),
-                "dag_run_conf": conf, "max_active_runs": 1, "reprocess_behavior": "none"}
+        body = self._backfill_body(dag_id, first, last, conf)
         # On SQLite, Airflow refuses a backfill with 503 "Database is locked" while the
         # scheduler holds a write lock; the lock is brief, so retry with backoff before failing.
         delay = 1.0
@@ -180,7 +194,10 @@ class AirflowApi:
         for event in log.get("content") or []:
             if not isinstance(event, dict):
                 continue
+            # the chain, raised exception first, then its causes: report the raised one
+            # (DependencyDown names the service; its cause is a bare ConnectError)
             for detail in event.get("error_detail") or []:
                 if isinstance(detail, dict) and detail.get("exc_type"):
                     reason = f"{detail['exc_type']}: {detail.get('exc_value', '')}"
+                    break
         return reason or f"see the task log: {self.base}/dags/{dag_id}/runs/{run_id}"

@@ -78,6 +78,13 @@ def build_training_set(
     return TrainingSet(frame, features, spec.FEATURE_SERVICE)
 
 
+def numeric_as_float(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """Every numeric feature as float64: a model signature then accepts ints and nulls alike
+    (an int column in the signature rejects the null a missing feature becomes)."""
+    numeric = [c for c in features if pd.api.types.is_numeric_dtype(frame[c])]
+    return frame.astype(dict.fromkeys(numeric, "float64"))
+
+
 def time_split(
     frame: pd.DataFrame, valid_fraction: float
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:

@@ -117,5 +117,6 @@ def gate_settings(settings: Settings) -> dict[str, float]:
     """The thresholds in force, logged as params so a run shows what it was judged against."""
     names = ("gate_min_pr_auc", "gate_min_roc_auc", "gate_champion_margin",
              "gate_precision_target", "gate_max_latency_ms", "gate_max_model_mb",
-             "gate_max_segment_gap", "gate_min_segment_positives")
+             "gate_max_segment_gap", "gate_min_segment_positives",
+             "gate_champion_min_positives")
     return {name: getattr(settings, name) for name in names}

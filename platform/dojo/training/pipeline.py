@@ -94,14 +94,12 @@ def validate(settings: Settings, window: dict[str, str]) -> dict[str, Any]:
 def build_training_set(settings: Settings, window: dict[str, str],
                        refresh_features: bool = True) -> dict[str, Any]:
     from dojo.training.dataset import build_training_set as build
+    from dojo.training.dataset import numeric_as_float
 
     _, path = _dir(settings, window)
     labelled = pd.read_parquet(path / "labelled.parquet")
     training_set = build(settings, labelled, refresh_features=refresh_features)
-    numeric = [c for c in training_set.features
-               if pd.api.types.is_numeric_dtype(training_set.frame[c])]
-    # One numeric type for every feature: the signature then accepts ints and nulls alike.
-    frame = training_set.frame.astype(dict.fromkeys(numeric, "float64"))
+    frame = numeric_as_float(training_set.frame, training_set.features)
     frame.to_parquet(path / "dataset.parquet", index=False)
     nulls = float(frame[training_set.features].isna().mean().mean())
     info = {"features": training_set.features, "feature_service": training_set.feature_service,
@@ -177,7 +175,7 @@ def gate(settings: Settings, window: dict[str, str]) -> dict[str, Any]:
                  if t.name == evaluation["candidate"])
     with compute_threads():
         champion = compare_with_champion(settings, valid, model, features,
-                                         settings.gate_min_segment_positives)
+                                         settings.gate_champion_min_positives)
     result = run_gates(chosen["metrics"], chosen["segments"], champion, settings)
     _write(path / "gate.json", {"gate": result.to_dict(),
                                 "champion": champion.__dict__ if champion else None})

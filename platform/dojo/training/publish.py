@@ -12,7 +12,6 @@ challenger/champion.
 
 from __future__ import annotations
 
-import importlib.metadata
 from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -21,24 +20,13 @@ from typing import Any
 import mlflow
 import pandas as pd
 from matplotlib.figure import Figure
-from mlflow.models import infer_signature
 
 from dojo.settings import Settings
 from dojo.training import plots, tracking
 from dojo.training.dataset import LABEL
+from dojo.training.model_logging import log_sklearn_model
 from dojo.training.models import Trained, compute_threads
 from dojo.training.window import TrainingWindow
-
-# skops (MLflow's default, safe format) refuses types it has not been told to trust. These were
-# reviewed for the two pipelines here: HistGradientBoosting's tree predictor and the validation
-# helper it keeps as a partial, and numpy dtypes in the encoders. Our own models, our own files.
-SKOPS_TRUSTED_TYPES = [
-    "numpy.dtype", "functools.partial", "sklearn.utils.validation.check_array",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-]
-# Pinned to what trained the model. Listing them skips MLflow's requirement inference, which
-# re-loads the model in a subprocess (measured: 9 s -> 2 s per log_model).
-MODEL_REQUIREMENTS = ("scikit-learn", "skops", "numpy", "scipy", "pandas")
 
 
 @dataclass
@@ -67,10 +55,6 @@ class Published:
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "version": self.version, "aliases": self.aliases}
-
-
-def _requirements() -> list[str]:
-    return [f"{name}=={importlib.metadata.version(name)}" for name in MODEL_REQUIREMENTS]
 
 
 def _log_figures(record: RunRecord, model: Any) -> None:
@@ -136,16 +120,7 @@ def _http_source(artifact_uri: str) -> str:
 
 def _log_model(record: RunRecord, model: Any) -> str:
     valid = record.frame[record.frame["split"] == "validation"]
-    example = valid[record.features].dropna().head(5)
-    signature = infer_signature(example, model.predict_proba(example))
-    with tracking.quiet_skops():
-        info = mlflow.sklearn.log_model(
-            model, name="model", signature=signature, input_example=example,
-            pyfunc_predict_fn="predict_proba",  # pyfunc predict -> [[P(legit), P(fraud)], ...]
-            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
-            skops_trusted_types=SKOPS_TRUSTED_TYPES, pip_requirements=_requirements(),
-        )
-    return info.model_uri
+    return log_sklearn_model(model, valid[record.features].dropna().head(5))
 
 
 def _register(record: RunRecord, client: Any, settings: Settings, run_id: str,

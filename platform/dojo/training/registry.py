@@ -90,9 +90,30 @@ def list_versions(client: Any, name: str) -> list[VersionInfo]:
     return [_info(client, v, aliases.get(str(v.version), [])) for v in versions]
 
 
+def resolve(client: Any, name: str, ref: str) -> str:
+    """A version number from ``ref``: a number (`3`, `v3`) or an alias (`champion`, `@champion`).
+
+    Why accept aliases: a learner (or a runbook) means "the challenger", whatever its number;
+    scripts that name the alias keep working as versions accumulate.
+    """
+    from mlflow.exceptions import MlflowException
+
+    cleaned = ref.strip().removeprefix("@")
+    if cleaned.removeprefix("v").isdigit():
+        return cleaned.removeprefix("v")
+    _require_model(client, name)
+    try:
+        return str(client.get_model_version_by_alias(name, cleaned).version)
+    except MlflowException:
+        known = ", ".join(sorted(client.get_registered_model(name).aliases)) or "none yet"
+        raise RegistryError(f"{name} has no version and no alias {ref!r} (aliases: {known}); "
+                            "see `dojo model list`") from None
+
+
 def get_version(client: Any, name: str, version: str) -> VersionInfo:
     from mlflow.exceptions import MlflowException
 
+    version = resolve(client, name, version)
     _require_model(client, name)
     try:
         found = client.get_model_version(name, version)
@@ -113,17 +134,49 @@ def _info(client: Any, version: Any, aliases: list[str], params: bool = False) -
                        dict(version.tags), metrics, run_params)
 
 
-def compare(client: Any, name: str, first: str, second: str) -> list[tuple[str, float | None,
-                                                                            float | None]]:
-    """(metric, value of first, value of second) for the key metrics, then any others."""
+@dataclass
+class Comparison:
+    first: VersionInfo
+    second: VersionInfo
+    metrics: list[tuple[str, float | None, float | None]]
+    # gate name -> (first's check, second's check); a check is {"passed": bool, "message": str}
+    gates: dict[str, tuple[dict | None, dict | None]]
+
+
+def gate_checks(client: Any, run_id: str) -> dict[str, dict]:
+    """The gate results a training run logged (`reports/gates.json`); {} if it logged none."""
+    import json
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+
+    if not run_id:
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, "reports/gates.json", tmp)
+        except (MlflowException, OSError):
+            return {}  # a version registered by hand, not by the DAG
+        with open(path) as handle:
+            report = json.load(handle)
+    return {check["name"]: check for check in report.get("checks", [])}
+
+
+def compare(client: Any, name: str, first: str, second: str) -> Comparison:
+    """Key metrics side by side (then any others), and which gates each version passed."""
     a, b = get_version(client, name, first), get_version(client, name, second)
     others = sorted((set(a.metrics) | set(b.metrics)) - set(KEY_METRICS))
-    return [(m, a.metrics.get(m), b.metrics.get(m)) for m in (*KEY_METRICS, *others)]
+    metrics = [(m, a.metrics.get(m), b.metrics.get(m)) for m in (*KEY_METRICS, *others)]
+    gates_a, gates_b = gate_checks(client, a.run_id), gate_checks(client, b.run_id)
+    gates = {gate: (gates_a.get(gate), gates_b.get(gate))
+             for gate in dict.fromkeys([*gates_a, *gates_b])}
+    return Comparison(a, b, metrics, gates)
 
 
 def promote(client: Any, name: str, version: str, force: bool = False) -> list[AliasChange]:
     """Make ``version`` the champion; the replaced champion becomes `previous-champion`."""
     target = get_version(client, name, version)
+    version = target.version
     gate = target.tags.get(GATE_TAG, "unknown")
     if gate != "passed" and not force:
         raise RegistryError(f"v{version} has gate status {gate!r}; pass --force to promote "
