@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 DOJO := $(VENV)/bin/dojo
 STAMP := $(VENV)/.installed
 C ?=
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=20
 
 .PHONY: help install os-deps up down status logs doctor clean test test-fast lint bench lab-% labs
 

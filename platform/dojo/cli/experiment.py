@@ -83,8 +83,10 @@ def run(
     console.print(table)
     console.print(f"Logged under sweep run {sweep.parent_run_id} in experiment {name} "
                   f"(id {sweep.experiment_id}).")
-    console.print("Compare them in the UI: "
-                  f"{compare_url(settings, sweep.experiment_id, [r.run_id for r in sweep.runs])}")
+    console.print("Compare them in the UI:")
+    # on a line of its own and never wrapped: a URL broken over two lines cannot be clicked
+    console.print(compare_url(settings, sweep.experiment_id, [r.run_id for r in sweep.runs]),
+                  soft_wrap=True)
     console.print("Next: `dojo experiment compare`, or `mlflow experiments csv "
                   f"--experiment-id {sweep.experiment_id}`.")
 
