@@ -77,6 +77,9 @@ def render_conf(settings: Settings, components: list[Component]) -> str:
             "stdout_logfile_maxbytes": "10MB",
             "stdout_logfile_backups": "1",
         }
+        if component.env:
+            conf[f"program:{component.name}"]["environment"] = ",".join(
+                f'{key}="{value}"' for key, value in component.env)
     buffer = io.StringIO()
     conf.write(buffer)
     return buffer.getvalue()
