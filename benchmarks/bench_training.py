@@ -140,16 +140,16 @@ def measure(rows: int) -> tuple[list[dict], str]:
 
 def main() -> None:
     rows, sizes = [], []
-    for size in SIZES:
+    for size in SIZES:  # reported after each size, so a later size that fails keeps the earlier
         measured, note = measure(size)
         rows += measured
         sizes.append(note)
-    report("training", "bare fit of both candidate models on the same training rows (per size)",
-           rows,
-           notes=f"History over {DAYS} days; each run trains on a 14-day window after the "
-                 f"point-in-time join and split ({'; '.join(sizes)}). The DAG adds process "
-                 "start and imports, validation, the Feast join, evaluation (permutation "
-                 "importance, latency probe), the champion comparison and MLflow logging.")
+        report("training",
+               "bare fit of both candidate models on the same training rows (per size)", rows,
+               notes=f"History over {DAYS} days; each run trains on a 14-day window after the "
+                     f"point-in-time join and split ({'; '.join(sizes)}). The DAG adds process "
+                     "start and imports, validation, the Feast join, evaluation (permutation "
+                     "importance, latency probe), the champion comparison and MLflow logging.")
 
 
 if __name__ == "__main__":

@@ -315,3 +315,23 @@ def test_killed_and_restarted_processor_ends_where_an_uninterrupted_one_does(
     sources = {(dict(m.headers)[SOURCE_HEADERS[1]], dict(m.headers)[SOURCE_HEADERS[2]])
                for m in dlq_messages(broker)}
     assert len(sources) == produced["malformed"] + produced["late"]
+
+
+def test_chunked_point_in_time_join_gives_the_same_rows(
+    run_a, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large windows are joined in chunks (Feast's file store runs out of memory otherwise);
+    chunk boundaries must not change a single value."""
+    from dojo.features import training
+
+    settings, _ = run_a
+    build_feature_tables(settings)
+    store = open_store(settings)
+    raw = read_transactions(settings, columns=[*spec.EVENT_COLUMNS])
+    entities = entity_frame(raw.sample(300, random_state=5)[
+        ["transaction_id", "user_id", "merchant_id", "amount", "ts"]])
+    service = store.get_feature_service(spec.FEATURE_SERVICE)
+    whole = historical_features(store, entities, service)
+    monkeypatch.setattr(training, "CHUNK_ROWS", 37)
+    chunked = historical_features(store, entities, service)
+    pd.testing.assert_frame_equal(whole, chunked)

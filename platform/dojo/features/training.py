@@ -58,6 +58,17 @@ def join_keys(store: FeatureStore, view_name: str) -> list[str]:
     return keys
 
 
+# Feast's file offline store joins every entity row with every feature row of its key before
+# it filters by time, so memory grows with (entity rows x feature rows per key). Measured: a
+# training window of ~670k transactions was killed at 22 GB RSS in one call. Each row's join
+# depends on that row alone, so asking in chunks gives the same answer at a fraction of the peak.
+CHUNK_ROWS = 100_000
+
+
+def _chunks(frame: pd.DataFrame) -> list[pd.DataFrame]:
+    return [frame.iloc[start:start + CHUNK_ROWS] for start in range(0, len(frame), CHUNK_ROWS)]
+
+
 def historical_features(
     store: FeatureStore,
     entity_df: pd.DataFrame,
@@ -79,8 +90,9 @@ def historical_features(
         keys = [k for k in join_keys(store, view) if k in request.columns]
         rank = request.groupby([*keys, TIMESTAMP_COLUMN], sort=False).cumcount()
         answers = [
-            store.get_historical_features(entity_df=request[rank == round_no], features=refs)
-            .to_df() for round_no in sorted(rank.unique())
+            store.get_historical_features(entity_df=chunk, features=refs).to_df()
+            for round_no in sorted(rank.unique())
+            for chunk in _chunks(request[rank == round_no])
         ]
         answer = pd.concat(answers, ignore_index=True)
         wanted = [ref.split(":", 1)[1] for ref in refs]
