@@ -112,7 +112,9 @@ def measure(rows: int) -> tuple[list[dict], str]:
             )
             wall = time.perf_counter() - started
             if result.returncode != 0:
-                raise RuntimeError(f"DAG run failed:\n{result.stdout[-3000:]}")
+                killed = result.returncode == -signal.SIGKILL or "SIGKILL" in result.stdout
+                raise RuntimeError("a task was killed (out of memory?)" if killed else
+                                   f"exit {result.returncode}: {result.stdout[-2000:]}")
             work = next((settings.home / "training").iterdir())
             features = json.loads((work / "features.json").read_text())["features"]
             fits = bare_fit(work / "split.parquet", features)
@@ -141,7 +143,10 @@ def measure(rows: int) -> tuple[list[dict], str]:
 def main() -> None:
     rows, sizes = [], []
     for size in SIZES:  # reported after each size, so a later size that fails keeps the earlier
-        measured, note = measure(size)
+        try:
+            measured, note = measure(size)
+        except RuntimeError as error:  # recorded, not hidden: the size this DAG cannot handle
+            measured, note = [], f"{size:,} rows -> DAG run failed: {str(error)[:300]}"
         rows += measured
         sizes.append(note)
         report("training",
