@@ -16,6 +16,7 @@ The contract a drill keeps:
 
 from __future__ import annotations
 
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -151,3 +152,22 @@ def stop_recorded_process(pid_file: Path, is_ours: Callable[[int], bool]) -> Non
         except psutil.TimeoutExpired:
             os.kill(pid, signal.SIGKILL)
     pid_file.unlink(missing_ok=True)
+
+
+def run_pid_fix(ctx: DrillContext, commands: tuple[str, ...],
+                pid_in_output: re.Pattern[str]) -> list[tuple[str, int, str]]:
+    """A runbook fix of three commands: one that prints a pid, `kill <PID>`, then `dojo up`.
+
+    The pid is read from the first command's output with ``pid_in_output`` (group 1), as a
+    person would read it; without one, only the first step is reported.
+    """
+    first, kill, then = commands
+    code, output = ctx.shell(first)
+    steps = [(first, code, output)]
+    found = pid_in_output.search(output)
+    if found is None:
+        return steps
+    command = kill.replace("<PID>", found.group(1))
+    steps.append((command, *ctx.shell(command)))
+    steps.append((then, *ctx.shell(then)))
+    return steps

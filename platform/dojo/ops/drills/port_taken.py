@@ -15,7 +15,14 @@ from pathlib import Path
 
 import psutil
 
-from dojo.ops.drills.base import Check, Drill, DrillContext, DrillError, stop_recorded_process
+from dojo.ops.drills.base import (
+    Check,
+    Drill,
+    DrillContext,
+    DrillError,
+    run_pid_fix,
+    stop_recorded_process,
+)
 from dojo.ops.ports import port_is_free
 
 COMPONENT = "mlflow"
@@ -81,16 +88,7 @@ class PortTaken(Drill):
 
     def fix(self, ctx: DrillContext) -> list[tuple[str, int, str]]:
         """The runbook's steps: read the holder's pid from `dojo up`, kill it, `dojo up` again."""
-        first, kill, again = self.fix_commands
-        code, output = ctx.shell(first)
-        steps = [(first, code, output)]
-        found = _HOLDER_PID.search(output)
-        if found is None:
-            return steps
-        command = kill.replace("<PID>", found.group(1))
-        steps.append((command, *ctx.shell(command)))
-        steps.append((again, *ctx.shell(again)))
-        return steps
+        return run_pid_fix(ctx, self.fix_commands, _HOLDER_PID)
 
     def reset(self, ctx: DrillContext) -> None:
         port = self._port(ctx)

@@ -23,7 +23,7 @@ from dojo.ops.drills._stream import (
     produce_events,
     stream_pid,
 )
-from dojo.ops.drills.base import Check, Drill, DrillContext, DrillError
+from dojo.ops.drills.base import Check, Drill, DrillContext, DrillError, run_pid_fix
 
 # `dojo status` prints the processor's row as "stream │ http://… │ unhealthy │ pid 1234; …"
 _STATUS_PID = re.compile(r"│\s*stream\s*│.*?pid\s+(\d+)")
@@ -67,16 +67,7 @@ class StaleFeatures(Drill):
 
     def fix(self, ctx: DrillContext) -> list[tuple[str, int, str]]:
         """The runbook's steps: read the pid from `dojo status`, kill it, `dojo up`."""
-        status, kill, up = self.fix_commands
-        code, output = ctx.shell(status)
-        steps = [(status, code, output)]
-        found = _STATUS_PID.search(output)
-        if found is None:
-            return steps
-        command = kill.replace("<PID>", found.group(1))
-        steps.append((command, *ctx.shell(command)))
-        steps.append((up, *ctx.shell(up)))
-        return steps
+        return run_pid_fix(ctx, self.fix_commands, _STATUS_PID)
 
     def reset(self, ctx: DrillContext) -> None:
         pid = stream_pid(ctx.settings)
