@@ -115,11 +115,11 @@ def load_data(settings: Settings, end: datetime, days: int) -> tuple[TrainingWin
     return window, build_training_set(settings, labelled)
 
 
-def _overlay(curves: dict[str, tuple[np.ndarray, np.ndarray]], base_rate: float) -> Figure:
+def _overlay(y: np.ndarray, curves: dict[str, np.ndarray], base_rate: float) -> Figure:
     """Every algorithm's precision-recall curve on one plot."""
     fig = Figure(figsize=(6.5, 4.8))
     ax = fig.subplots()
-    for name, (y, p) in curves.items():
+    for name, p in curves.items():
         precision, recall, _ = precision_recall_curve(y, p)
         ax.plot(recall, precision, label=name)
     ax.axhline(base_rate, linestyle="--", color="grey", label=f"base rate {base_rate:.2%}")
@@ -131,7 +131,9 @@ def _overlay(curves: dict[str, tuple[np.ndarray, np.ndarray]], base_rate: float)
 
 
 def _log_algorithm(name: str, model: Pipeline, fit_seconds: float, valid: pd.DataFrame,
-                   features: list[str], settings: Settings, experiment: str) -> AlgorithmRun:
+                   features: list[str], p: np.ndarray, settings: Settings,
+                   experiment: str) -> AlgorithmRun:
+    """``p`` is the model's P(fraud) on ``valid``, scored once by the caller."""
     result = evaluate(name, model, valid, features, settings.gate_precision_target,
                       settings.gate_min_segment_positives)
     with mlflow.start_run(run_name=name, nested=True, experiment_id=experiment) as run:
@@ -139,8 +141,7 @@ def _log_algorithm(name: str, model: Pipeline, fit_seconds: float, valid: pd.Dat
                          "mlflow.note.content": ALGORITHMS[name][1]})
         mlflow.log_params({"algorithm": name, **model_params(name, model)})
         mlflow.log_metrics({**result.metrics, "fit_seconds": fit_seconds})
-        y = valid[LABEL].to_numpy(dtype=bool)
-        mlflow.log_figure(plots.curves(y, scores(model, valid, features), name),
+        mlflow.log_figure(plots.curves(valid[LABEL].to_numpy(dtype=bool), p, name),
                           "plots/roc_pr_curves.png")
         log_sklearn_model(model, valid[features].dropna().head(5))
     return AlgorithmRun(name, run.info.run_id, fit_seconds, result.metrics)
@@ -164,7 +165,7 @@ def run_sweep(settings: Settings, end: datetime, days: int, algorithms: list[str
     features = training_set.features
     revision = tracking.git_revision()
     runs: list[AlgorithmRun] = []
-    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    curves: dict[str, np.ndarray] = {}
     with mlflow.start_run(run_name=f"sweep to {end:%Y-%m-%d} ({days} d)",
                           experiment_id=experiment.experiment_id) as parent:
         mlflow.set_tags({KIND_TAG: "sweep", tracking.FEATURE_SERVICE_TAG:
@@ -184,11 +185,11 @@ def run_sweep(settings: Settings, end: datetime, days: int, algorithms: list[str
                 started = time.perf_counter()
                 model.fit(train[features], labels)
                 fit_seconds = time.perf_counter() - started
-                runs.append(_log_algorithm(name, model, fit_seconds, valid, features, settings,
-                                           experiment.experiment_id))
-                curves[name] = (valid[LABEL].to_numpy(dtype=bool),
-                                scores(model, valid, features))
-        mlflow.log_figure(_overlay(curves, float(valid[LABEL].mean())),
+                curves[name] = scores(model, valid, features)
+                runs.append(_log_algorithm(name, model, fit_seconds, valid, features,
+                                           curves[name], settings, experiment.experiment_id))
+        y = valid[LABEL].to_numpy(dtype=bool)
+        mlflow.log_figure(_overlay(y, curves, float(y.mean())),
                           "plots/pr_curves_all.png")
     runs.sort(key=lambda run: run.metrics["pr_auc"], reverse=True)
     return Sweep(experiment.experiment_id, parent.info.run_id, window, len(train), len(valid),
