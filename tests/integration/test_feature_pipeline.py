@@ -224,7 +224,7 @@ def test_point_in_time_join_never_sees_the_future(run_a) -> None:
     txns = pd.concat([history_rows, live_rows])
     entities = entity_frame(txns[["transaction_id", "user_id", "merchant_id", "amount", "ts"]])
     joined = historical_features(store, entities, store.get_feature_service(spec.FEATURE_SERVICE))
-    assert len(joined) == len(entities)  # no row lost (Feast's file store alone drops some)
+    assert len(joined) == len(entities)  # no row lost (Feast's file store would drop some)
 
     # Truth for each transaction: the user's state at its own instant, from raw events only.
     per_instant = compute_user_features(raw).set_index(["user_id", "event_timestamp"])
@@ -320,7 +320,7 @@ def test_killed_and_restarted_processor_ends_where_an_uninterrupted_one_does(
 def test_chunked_point_in_time_join_gives_the_same_rows(
     run_a, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Large windows are joined in chunks (Feast's file store runs out of memory otherwise);
+    """Large windows are joined in chunks (the join's memory grows with the chunk);
     chunk boundaries must not change a single value."""
     from dojo.features import training
 
