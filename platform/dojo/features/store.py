@@ -50,9 +50,9 @@ def quiet_feast_warnings() -> None:
     The project chose those views knowingly (see feature_repo/fraud_features.py). Feast
     installs a `simplefilter("once")` when `feast.stream_feature_view` is imported and then
     warns on every registry read, so this filter must be added after that import. That
-    "once" filter also shows every DeprecationWarning, e.g. ibis (under Feast's DuckDB offline
-    store) calling a DuckDB method deprecated in DuckDB 2.0 on each query; those say nothing
-    to a user either.
+    "once" filter also shows every DeprecationWarning, e.g. from ibis (which runs Feast's DuckDB
+    offline store) on each query when DuckDB deprecates a method it calls, as DuckDB 2.0 did;
+    those say nothing to a user either.
     """
     import feast.stream_feature_view  # noqa: F401
 

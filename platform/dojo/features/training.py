@@ -14,6 +14,7 @@ reorders rows is caught here with a clear error instead of training on a biased 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from feast import FeatureService, FeatureStore
 
@@ -76,12 +77,12 @@ def historical_features(
          for chunk in _chunks(request)],
         ignore_index=True,
     )
-    rows = answer[ROW].to_numpy()
-    if len(answer) != len(request) or answer[ROW].duplicated().any():
+    rows = np.sort(answer[ROW].to_numpy())
+    if not np.array_equal(rows, np.arange(len(request))):
         raise LostRows(
             f"the offline store ({store.config.offline_store.type}) answered {len(answer)} rows "
-            f"({len(set(rows))} distinct) for {len(request)} requested: a point-in-time join "
-            "must return each request row once"
+            f"({len(np.unique(rows))} distinct) for {len(request)} requested: a point-in-time "
+            "join must return each request row once"
         )
     added = [ref.split(":", 1)[1] for ref in refs]
     added = [c for c in dict.fromkeys(added) if c in answer.columns and c not in request.columns]
