@@ -96,6 +96,9 @@ def airflow_env(settings: Settings, home: Path | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "2",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        # Wait up to 30 s for SQLite's write lock instead of 5 s (see dojo.ops.airflow_sqlite).
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "dojo.ops.airflow_sqlite.SYNC",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "dojo.ops.airflow_sqlite.ASYNC",
         "AIRFLOW__API__HOST": settings.host,
         "AIRFLOW__API__PORT": str(settings.airflow_port),
         "AIRFLOW__API__BASE_URL": url,
