@@ -15,12 +15,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from feast import FeatureStore, RepoConfig
+from feast import FeatureStore
 
 from dojo.features import spec
 from dojo.features.batch import build_feature_tables
-from dojo.features.store import apply_definitions, expand, feast_env, yaml_path
+from dojo.features.store import apply_definitions, repo_config
 from dojo.features.training import LostRows, entity_frame, historical_features
 from dojo.ingestion.generator import generate_history
 from dojo.ingestion.offline_store import write_transactions
@@ -105,9 +104,7 @@ def test_every_row_comes_back_with_the_features_of_its_own_instant(home) -> None
 def test_a_store_that_drops_a_row_is_refused(home) -> None:
     """Feast's `file` (Dask) store drops the row outside the user TTL: the wrapper says so."""
     settings, history = home
-    raw = yaml.safe_load(expand(yaml_path(settings).read_text(), feast_env(settings)))
-    config = RepoConfig(**{**raw, "offline_store": {"type": "file"}})
-    config.repo_path = settings.feature_repo
+    config = repo_config(settings, offline_store={"type": "file"})
     store = apply_definitions(settings, FeatureStore(repo_path=str(settings.feature_repo),
                                                      config=config))
     request = request_rows(history)

@@ -17,6 +17,7 @@ import warnings
 from contextvars import ContextVar
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
@@ -96,10 +97,14 @@ def expand(text: str, variables: dict[str, str]) -> str:
     return _VAR.sub(value, text)
 
 
-def repo_config(settings: Settings) -> RepoConfig:
-    """The parsed Feast config for these settings (nothing is created on disk)."""
+def repo_config(settings: Settings, **overrides: Any) -> RepoConfig:
+    """The parsed Feast config for these settings (nothing is created on disk).
+
+    ``overrides`` replace top-level keys, e.g. ``offline_store={"type": "file"}`` to compare
+    another offline store on the same repo.
+    """
     raw = yaml.safe_load(expand(yaml_path(settings).read_text(), feast_env(settings)))
-    config = RepoConfig(**raw)
+    config = RepoConfig(**{**raw, **overrides})
     config.repo_path = settings.feature_repo
     return config
 

@@ -19,14 +19,13 @@ Why the scheduler preloads the training code (`DOJO_AIRFLOW_PRELOAD`): the Local
 its workers from the scheduler, and each task process is forked from a worker. A module the
 scheduler has imported is already in every task process; one it has not costs each task its
 own import. The training tasks need pandas, scikit-learn, MLflow and Feast (about 8 s of
-imports on an idle core). Measured on 2 cores with the stack running: one `fraud_training`
-run took 60 s without the preload and 23-30 s with it, at the cost of a slower `dojo up`
-(about 9 s more with the triggerer; MLflow without its job runners won that back, see
-components.py). With the scheduler's idle sleep cut from 1 s to 0.25 s as well, the gaps
-between the ten tasks fell from 8.2 s to 1.5 s per run, and a run takes about 13 s (the first
-after a start about 20 s: the API server warms up). So the
-scheduler launcher imports them and then runs Airflow's CLI in the same process, instead of
-replacing itself with `airflow`.
+imports on an idle core), so the scheduler's launcher imports them and then runs Airflow's CLI
+in the same process, instead of replacing itself with `airflow`. Measured on 2 cores with the
+stack running: one `fraud_training` run took 60 s without the preload and 23-30 s with it, at
+the cost of a slower `dojo up` (about 9 s more with the triggerer; MLflow without its job
+runners won that back, see components.py). With the scheduler's idle sleep cut from 1 s to
+0.25 s as well, the gaps between the ten tasks fell from 8.2 s to 1.5 s per run, and a run
+takes about 13 s (the first after a start about 20 s: the API server warms up).
 A change to the training code therefore needs a scheduler restart (`make down && make up`).
 """
 

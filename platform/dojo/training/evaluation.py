@@ -129,11 +129,14 @@ def model_size_mb(model: Pipeline) -> float:
 
 def evaluate(
     name: str, model: Pipeline, valid: pd.DataFrame, features: list[str],
-    precision_target: float, min_segment_positives: int,
+    precision_target: float, min_segment_positives: int, p: np.ndarray | None = None,
 ) -> Evaluation:
-    """Every validation metric of one fitted model (quality, calibration, segments, cost)."""
+    """Every validation metric of one fitted model (quality, calibration, segments, cost).
+
+    ``p``: the model's P(fraud) on ``valid`` when the caller has scored it already.
+    """
     y = valid[LABEL].to_numpy(dtype=bool)
-    p = scores(model, valid, features)
+    p = scores(model, valid, features) if p is None else p
     threshold, recall = threshold_at_precision(y, p, precision_target)
     flagged = p >= threshold
     p50, p95 = single_row_latency_ms(model, valid, features)

@@ -135,7 +135,7 @@ def _log_algorithm(name: str, model: Pipeline, fit_seconds: float, valid: pd.Dat
                    experiment: str) -> AlgorithmRun:
     """``p`` is the model's P(fraud) on ``valid``, scored once by the caller."""
     result = evaluate(name, model, valid, features, settings.gate_precision_target,
-                      settings.gate_min_segment_positives)
+                      settings.gate_min_segment_positives, p)
     with mlflow.start_run(run_name=name, nested=True, experiment_id=experiment) as run:
         mlflow.set_tags({KIND_TAG: "algorithm", ALGORITHM_TAG: name,
                          "mlflow.note.content": ALGORITHMS[name][1]})

@@ -94,14 +94,14 @@ def resolve(client: Any, name: str, ref: str) -> str:
     """A version number from ``ref``: a number (`3`, `v3`) or an alias (`champion`, `@champion`).
 
     Why accept aliases: a learner (or a runbook) means "the challenger", whatever its number;
-    scripts that name the alias keep working as versions accumulate.
+    scripts that name the alias keep working as versions accumulate. The caller has checked
+    that the model exists.
     """
     from mlflow.exceptions import MlflowException
 
     cleaned = ref.strip().removeprefix("@")
     if cleaned.removeprefix("v").isdigit():
         return cleaned.removeprefix("v")
-    _require_model(client, name)
     try:
         return str(client.get_model_version_by_alias(name, cleaned).version)
     except MlflowException:
@@ -113,8 +113,8 @@ def resolve(client: Any, name: str, ref: str) -> str:
 def get_version(client: Any, name: str, version: str) -> VersionInfo:
     from mlflow.exceptions import MlflowException
 
-    version = resolve(client, name, version)
     _require_model(client, name)
+    version = resolve(client, name, version)
     try:
         found = client.get_model_version(name, version)
     except MlflowException:
