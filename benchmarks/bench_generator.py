@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 
 from _report import report
-from dojo.ingestion.generator import HistoryConfig, generate_history
 from dojo.ingestion.offline_store import read_transactions, write_transactions
+from dojo.synthetic.generator import HistoryConfig, generate_history
 
 ROWS = 1_000_000
 COLUMNS = 15  # Transaction's 11 fields + is_fraud, fraud_pattern, label_ts, event_date

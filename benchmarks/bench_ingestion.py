@@ -9,7 +9,6 @@ from both (the clock starts at the first batch).
 from __future__ import annotations
 
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -21,39 +20,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
 
 from _report import report
+from dojo.contracts import DLQ_TOPIC, TRANSACTIONS_TOPIC
 from dojo.features.batch import build_feature_tables, materialize
 from dojo.features.store import apply_definitions, quiet_feast_warnings
+from dojo.features.stream_processor import StreamProcessor
 from dojo.ingestion import offline_store
-from dojo.ingestion.events import DLQ_TOPIC, TRANSACTIONS_TOPIC
-from dojo.ingestion.generator import generate_history, generate_live
-from dojo.ingestion.producer import encode_event, plan_events
-from dojo.ingestion.stream_processor import StreamProcessor
-from dojo.ops.broker_binary import broker_binary
-from dojo.ops.ports import free_port, port_answers
+from dojo.runtime.launch import standalone_broker
 from dojo.settings import load_settings
+from dojo.synthetic.generator import generate_history, generate_live
+from dojo.synthetic.producer import encode_event, plan_events
 
 EVENTS, USERS, MERCHANTS, HISTORY_ROWS = 20_000, 2_000, 400, 50_000
-
-
-def start_broker(tmp: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen([str(broker_binary(tmp)), "broker", "--listener-url", url,
-                             "--advertised-listener-url", url],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while not port_answers("127.0.0.1", port):
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError("broker did not start")
-        time.sleep(0.05)
-    address = f"127.0.0.1:{port}"
-    admin = KafkaAdminClient(bootstrap_servers=address)
-    admin.create_topics([NewTopic(TRANSACTIONS_TOPIC, 3, 1), NewTopic(DLQ_TOPIC, 1, 1)])
-    admin.close()
-    return proc, address
 
 
 def produce(address: str) -> None:
@@ -109,8 +88,8 @@ def main() -> None:
     quiet_feast_warnings()
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        broker, address = start_broker(tmp)
-        try:
+        topics = {TRANSACTIONS_TOPIC: 3, DLQ_TOPIC: 1}
+        with standalone_broker(tmp / "broker", topics) as address:
             settings = load_settings(home=tmp / "home", kafka_bootstrap=address)
             history = generate_history(rows=HISTORY_ROWS, users=USERS, merchants=MERCHANTS,
                                        days=7, start_date=date.today() - timedelta(days=8))
@@ -120,9 +99,6 @@ def main() -> None:
             produce(address)
             baseline_s = empty_loop(address, settings.stream_batch_size)
             wall_s, batches, buffered = processor_run(settings)
-        finally:
-            broker.kill()
-            broker.wait()
     rate, base_rate = EVENTS / wall_s, EVENTS / baseline_s
     batches.sort()
     rows = [

@@ -8,7 +8,6 @@ Join time is measured for the Kafka default session timeout (45 s) and the platf
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,11 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
 
 from _report import report
-from dojo.ops.broker_binary import broker_binary
-from dojo.ops.ports import free_port, port_answers
+from dojo.runtime.launch import standalone_broker
 
 MESSAGES = 50_000
 
@@ -86,33 +83,15 @@ def join_time(bootstrap: str, topic: str, session_ms: int) -> float:
 
 
 def main() -> None:
-    port = free_port()
-    bootstrap = f"127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as tmp:
-        binary = broker_binary(Path(tmp) / "bin")
-        listener = f"tcp://{bootstrap}"
-        broker = subprocess.Popen(
-            [str(binary), "broker", "--listener-url", listener,
-             "--advertised-listener-url", listener],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 20
-            while not port_answers("127.0.0.1", port) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-            admin.create_topics([NewTopic("bench", 6, 1)])
-            admin.close()
-            messages = [_message(i) for i in range(MESSAGES)]
-            base = empty_loop(messages)
-            produced = produce(bootstrap, "bench", messages, 64 * 1024)
-            consumed = consume(bootstrap, "bench", MESSAGES)
-            unbatched = produce(bootstrap, "bench", messages[:10_000], 0)
-            slow_join = join_time(bootstrap, "bench", 45_000)
-            fast_join = join_time(bootstrap, "bench", 6_000)
-        finally:
-            broker.terminate()
-            broker.wait(timeout=10)
+    with (tempfile.TemporaryDirectory() as tmp,
+          standalone_broker(Path(tmp), {"bench": 6}) as bootstrap):
+        messages = [_message(i) for i in range(MESSAGES)]
+        base = empty_loop(messages)
+        produced = produce(bootstrap, "bench", messages, 64 * 1024)
+        consumed = consume(bootstrap, "bench", MESSAGES)
+        unbatched = produce(bootstrap, "bench", messages[:10_000], 0)
+        slow_join = join_time(bootstrap, "bench", 45_000)
+        fast_join = join_time(bootstrap, "bench", 6_000)
     base_rate = MESSAGES / base
     rows = [
         {"measure": "empty loop (json in memory)", "value": base_rate, "unit": "msg/s",

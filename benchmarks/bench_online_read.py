@@ -30,8 +30,8 @@ from dojo.features import spec
 from dojo.features.batch import build_feature_tables, materialize
 from dojo.features.store import apply_definitions, quiet_feast_warnings
 from dojo.ingestion import offline_store
-from dojo.ingestion.generator import generate_history
 from dojo.settings import load_settings
+from dojo.synthetic.generator import generate_history
 
 USERS, ROWS, READS, WARMUP = 5_000, 100_000, 2_000, 200
 

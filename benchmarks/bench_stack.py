@@ -5,7 +5,6 @@ same run: the MLflow tracking server alone, started by hand, until its /health a
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 import time
@@ -13,38 +12,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx
 
 from _report import report
-from dojo.ops.ports import free_port
-from dojo.ops.sandbox import EnvPatch, sandbox_env
-from dojo.ops.stack import Stack
+from dojo.runtime.launch import standalone_mlflow
+from dojo.runtime.sandbox import EnvPatch, sandbox_env
+from dojo.runtime.stack import Stack
 from dojo.settings import load_settings
 
 
 def mlflow_alone(tmp: Path) -> float:
-    port = free_port()
+    """Seconds from start to /health of one MLflow server, started exactly as `dojo up` does."""
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1",
-         "--port", str(port), "--backend-store-uri", f"sqlite:///{tmp / 'alone.db'}",
-         "--artifacts-destination", str(tmp / "alone-artifacts"), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        while time.perf_counter() - started < 120:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    return time.perf_counter() - started
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("mlflow server alone did not become healthy in 120 s")
-    finally:
-        import os
-        import signal
-
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+    with standalone_mlflow(tmp / "alone"):
+        return time.perf_counter() - started
 
 
 def timed_up(stack: Stack) -> float:

@@ -25,40 +25,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx
 import pandas as pd
 
 from _report import report
-from dojo.ingestion.generator import generate_history
 from dojo.ingestion.offline_store import write_transactions
-from dojo.ops.airflow import prepare
-from dojo.ops.ports import free_port
+from dojo.runtime.airflow import prepare
+from dojo.runtime.launch import standalone_mlflow
 from dojo.settings import load_settings
+from dojo.synthetic.generator import generate_history
 from dojo.training.models import build_candidates, compute_threads
 
 SIZES = tuple(sorted(int(n) for n in os.environ.get("DOJO_BENCH_TRAINING_ROWS",
                                                     "100000,1000000").split(",")))
 DAYS, START, END = 21, date(2025, 1, 1), "2025-01-22"
-
-
-def start_mlflow(tmp: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1",
-         "--port", str(port), "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}",
-         "--artifacts-destination", str(tmp / "artifacts"), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{uri}/health", timeout=1).status_code == 200:
-                return proc, uri
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGTERM)
-    raise RuntimeError("the benchmark's MLflow server did not become healthy in 180 s")
 
 
 STEP = re.compile(r"^(\S+)Z .*\[DAG TEST\] (starting|end task) task_id=(\w+)")
@@ -96,8 +75,7 @@ def measure(rows: int) -> tuple[list[dict], str]:
     """One DAG run on ``rows`` rows of history, and the bare fit on its training split."""
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        mlflow_proc, uri = start_mlflow(tmp)
-        try:
+        with standalone_mlflow(tmp / "mlflow") as uri:
             settings = load_settings(home=tmp / "home", mlflow_tracking_uri=uri)
             write_transactions(generate_history(rows=rows, days=DAYS, seed=1, start_date=START),
                                settings.offline_dir)
@@ -125,9 +103,6 @@ def measure(rows: int) -> tuple[list[dict], str]:
             fits = bare_fit(work / "split.parquet", features)
             steps = task_seconds(result.stdout + result.stderr)
             rows_train = int((pd.read_parquet(work / "split.parquet")["split"] == "train").sum())
-        finally:
-            os.killpg(mlflow_proc.pid, signal.SIGTERM)
-            mlflow_proc.wait(timeout=30)
     both = sum(fits.values())
     tag = f"{rows:,} rows"
     measured = [

@@ -29,6 +29,8 @@ from airflow.sdk import (
     task,
 )
 
+from dojo.training.names import DAG_ID
+
 # [START retry_policy]
 # Retry what may come back by itself, fail at once what cannot: a dependency that is down is
 # retried with exponential backoff (15 s, 30 s, 60 s); bad data and a refused model fail
@@ -60,7 +62,7 @@ def _settings() -> Any:
 
 # [START dag]
 @dag(
-    dag_id="fraud_training",
+    dag_id=DAG_ID,
     # Data intervals [day, next day): a run knows exactly which data it is about, so reruns
     # and backfills read the same rows. (A plain cron string would make zero-length intervals
     # in Airflow 3: create_cron_data_intervals defaults to False.)

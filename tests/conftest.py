@@ -1,4 +1,8 @@
-"""Shared fixtures: a real local stack on free loopback ports, isolated under a temp home.
+"""Test tiers by folder, and shared fixtures: a real local stack on free loopback ports.
+
+Tiers: `tests/unit` starts nothing (no process, no server); `make test-fast` runs it. The
+markers come from the folder (`integration`, `labs` and `slow` below), never from a hand-set
+mark per file, and a unit test that starts a process fails at once, naming the rule.
 
 Why one session-wide stack: MLflow alone needs ~10 s to start; the tests that only need a
 healthy stack share one, while tests that break the stack (drills, up/down) start their own
@@ -8,14 +12,47 @@ or restore it before they finish.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dojo.ops.sandbox import EnvPatch, sandbox_env
-from dojo.ops.stack import Stack
+from dojo.runtime.sandbox import EnvPatch, sandbox_env
+from dojo.runtime.stack import Stack
 from dojo.settings import TELEMETRY_OFF, Settings, get_settings, load_settings
+
+TESTS = Path(__file__).parent
+FOLDER_MARKS = {"integration": ("integration", "slow"), "labs": ("labs", "slow")}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by its folder: integration and labs tests start real components."""
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0]
+        for name in FOLDER_MARKS.get(folder, ()):
+            item.add_marker(name)
+
+
+class StartsAProcess(AssertionError):
+    """A test outside the slow tiers tried to start a process or a server."""
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_start_nothing(request: pytest.FixtureRequest,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests run in `make test-fast`, which must start no process and no server."""
+    if request.node.get_closest_marker("slow") is not None:
+        return
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise StartsAProcess(f"{request.node.nodeid} starts a process or a server; it belongs in "
+                             "tests/integration (marked slow by its folder)")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+    monkeypatch.setattr(socket.socket, "listen", refuse)
+
 
 # No usage telemetry from the libraries under test (this machine reaches package registries only).
 for _variable, _value in TELEMETRY_OFF.items():

@@ -21,6 +21,27 @@ ENV_PREFIX = "DOJO_"
 # The checkout this package runs from (installed editable), so `dojo status` finds the same
 # state directory whatever the current working directory is.
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Optional overrides a person writes by copying .env.example. Read from the repository root, not
+# the current directory, so `dojo` behaves the same from any folder (git ignores the file).
+ENV_FILE = REPO_ROOT / ".env"
+
+
+# Each local component's listening port, by the settings field that moves it. The stack names
+# the variable when a port is taken, the sandbox picks a free port for each, and two
+# components on one port are refused here.
+PORT_FIELDS: dict[str, str] = {
+    "broker": "kafka_port",
+    "mlflow": "mlflow_port",
+    "prometheus": "prometheus_port",
+    "alertmanager": "alertmanager_port",
+    "stream": "stream_metrics_port",
+    "airflow": "airflow_port",
+}
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field: ``kafka_port`` -> ``DOJO_KAFKA_PORT``."""
+    return f"{ENV_PREFIX}{field.upper()}"
 
 
 # Usage telemetry of the libraries the platform runs, switched off for every process it starts.
@@ -35,14 +56,14 @@ class Settings(BaseSettings):
     """Every knob of the platform. Defaults are the local mode on loopback."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=ENV_PREFIX, env_file_encoding="utf-8", extra="ignore"
     )
 
     # --- where local state lives: `make clean` removes exactly this directory
     home: Path = Field(REPO_ROOT / ".dojo", description="Directory holding all local state.")
     host: str = Field("127.0.0.1", description="Interface the local stack binds to.")
 
-    # --- ports of the local stack (DESIGN.md section 2)
+    # --- ports of the local stack (docs/architecture.md, "Three ways to run")
     kafka_port: Port = Field(9092, ge=1, le=65535)
     mlflow_port: Port = Field(5000, ge=1, le=65535)
     prometheus_port: Port = Field(9090, ge=1, le=65535)
@@ -91,7 +112,7 @@ class Settings(BaseSettings):
         "only; `dojo train` then has no Airflow to talk to."))
     airflow_preload: bool = Field(True, description=(
         "The scheduler imports the training code once, so every forked task starts with it "
-        "(see dojo/ops/airflow.py)."))
+        "(see dojo/runtime/airflow.py)."))
     registered_model: str = Field("fraud", min_length=1, description="MLflow registered model.")
     train_experiment: str = Field("fraud-training", min_length=1)
     sweep_experiment: str = Field("fraud-algorithms", min_length=1,
@@ -151,14 +172,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _distinct_ports(self) -> Settings:
         seen: dict[int, str] = {}
-        for name in ("kafka_port", "mlflow_port", "prometheus_port", "alertmanager_port",
-                     "airflow_port", "stream_metrics_port"):
+        for name in PORT_FIELDS.values():
             port = getattr(self, name)
             if port in seen:
-                raise ValueError(
-                    f"{ENV_PREFIX}{name.upper()} and {ENV_PREFIX}{seen[port].upper()} "
-                    f"are both {port}"
-                )
+                raise ValueError(f"{env_name(name)} and {env_name(seen[port])} are both {port}")
             seen[port] = name
         return self
 
@@ -244,7 +261,7 @@ def describe_error(error: ValidationError) -> str:
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment, raising SettingsError that names the variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(_env_file=ENV_FILE, **overrides)  # type: ignore[arg-type, call-arg]
     except ValidationError as error:
         raise SettingsError(f"invalid setting: {describe_error(error)}") from None
 

@@ -1,7 +1,7 @@
 """Airflow's metadata engine waits for SQLite's write lock longer than sqlite3's default 5 s.
 
 Why: every Airflow process and task shares one SQLite file. When a writer held the lock over
-5 s, the API server failed a backfill request with a 500 (see dojo.ops.airflow_sqlite). Here a
+5 s, the API server failed a backfill request with a 500 (see dojo.runtime.airflow_sqlite). Here a
 second connection holds an exclusive lock for 7 s while Airflow's own engine, configured from
 the stack's environment, writes: the write must wait and then succeed.
 """
@@ -13,12 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from dojo.ops.airflow import airflow_env
+from dojo.runtime.airflow import airflow_env
 from dojo.settings import load_settings
-
-pytestmark = pytest.mark.integration
 
 HOLD_S = 7.0  # longer than sqlite3's default 5 s timeout
 

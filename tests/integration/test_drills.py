@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from dojo.ops.drills import engine
-from dojo.ops.drills.base import DrillContext
-from dojo.ops.drills.registry import discover
-from dojo.ops.drills.state import load_active
-from dojo.ops.progress import load_progress
-from dojo.ops.stack import Stack
+from dojo.runtime.stack import Stack
 from dojo.settings import Settings
-
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+from dojo.teaching.drills import engine
+from dojo.teaching.drills.base import DrillContext
+from dojo.teaching.drills.registry import discover
+from dojo.teaching.drills.state import load_active
+from dojo.teaching.progress import load_progress
 
 
 def assert_healthy(settings: Settings) -> None:

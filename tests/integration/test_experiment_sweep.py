@@ -17,13 +17,12 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from dojo.cli.experiment import app
-from dojo.ingestion.generator import generate_history
 from dojo.ingestion.offline_store import write_transactions
 from dojo.settings import Settings
+from dojo.synthetic.generator import generate_history
 from dojo.training.experiment import ALGORITHM_TAG, KIND_TAG
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow,
-              pytest.mark.filterwarnings("ignore::RuntimeWarning")]
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 
 def _run(*args: str) -> tuple[int, str]:

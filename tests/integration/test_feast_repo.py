@@ -22,10 +22,10 @@ from feast.repo_config import load_repo_config
 
 from dojo.features import spec
 from dojo.features.store import apply_definitions, feast_env, repo_config, yaml_path
-from dojo.ops.ports import free_port, port_answers
+from dojo.runtime.ports import free_port, port_answers
 from dojo.settings import Settings, load_settings
 
-pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::RuntimeWarning")]
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 FEAST_CLI = Path(sys.executable).with_name("feast")
 

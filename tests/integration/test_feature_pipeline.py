@@ -26,26 +26,24 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
 
+from dojo.contracts import DLQ_TOPIC, TRANSACTIONS_TOPIC
 from dojo.features import spec
 from dojo.features.batch import build_feature_tables, materialize
-from dojo.features.offline_io import read_transactions
 from dojo.features.store import apply_definitions, open_store
+from dojo.features.stream_processor import StreamProcessor
 from dojo.features.training import entity_frame, historical_features
 from dojo.features.windows import compute_user_features
 from dojo.ingestion import offline_store
 from dojo.ingestion.dlq import SOURCE_HEADERS, reason_of
-from dojo.ingestion.events import DLQ_TOPIC, TRANSACTIONS_TOPIC
-from dojo.ingestion.generator import generate_history, generate_live
-from dojo.ingestion.producer import encode_event, plan_events
-from dojo.ingestion.stream_processor import StreamProcessor
-from dojo.ops.broker_binary import broker_binary
-from dojo.ops.ports import free_port, port_answers
+from dojo.ingestion.offline_store import read_transactions
+from dojo.runtime.launch import standalone_broker
+from dojo.runtime.ports import free_port
 from dojo.settings import Settings, load_settings
+from dojo.synthetic.generator import generate_history, generate_live
+from dojo.synthetic.producer import encode_event, plan_events
 
 pytestmark = [
-    pytest.mark.integration, pytest.mark.slow,
     pytest.mark.filterwarnings("ignore::RuntimeWarning"),  # Feast: "experimental" notices
 ]
 
@@ -67,26 +65,9 @@ def wait_for(check, what: str, deadline_s: float = 60.0, every_s: float = 0.1):
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Our own in-memory Tansu broker on a free port, with the two topics created."""
-    tmp = tmp_path_factory.mktemp("broker")
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    with (tmp / "broker.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [str(broker_binary(tmp)), "broker", "--listener-url", url,
-             "--advertised-listener-url", url], stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for(lambda: port_answers("127.0.0.1", port) or proc.poll() is not None,
-                     "the broker's port", 20)
-            assert proc.poll() is None, (tmp / "broker.log").read_text()
-            address = f"127.0.0.1:{port}"
-            admin = KafkaAdminClient(bootstrap_servers=address, request_timeout_ms=10_000)
-            admin.create_topics([NewTopic(TRANSACTIONS_TOPIC, 3, 1), NewTopic(DLQ_TOPIC, 1, 1)])
-            admin.close()
-            yield address
-        finally:
-            proc.kill()
-            proc.wait(timeout=10)
+    topics = {TRANSACTIONS_TOPIC: 3, DLQ_TOPIC: 1}
+    with standalone_broker(tmp_path_factory.mktemp("broker"), topics) as address:
+        yield address
 
 
 def home_with_history(path: Path, bootstrap: str) -> Settings:
@@ -147,7 +128,8 @@ def online_user_features(settings: Settings, users: list[str]) -> pd.DataFrame:
 
 
 def recomputed(settings: Settings) -> pd.DataFrame:
-    rows = compute_user_features(read_transactions(settings))
+    raw = read_transactions(settings.offline_dir, columns=spec.EVENT_COLUMNS)
+    rows = compute_user_features(raw)
     return rows.groupby(spec.USER_ENTITY_KEY).tail(1).set_index(spec.USER_ENTITY_KEY)
 
 
@@ -197,7 +179,7 @@ def test_online_and_offline_agree_as_of_now(run_a) -> None:
     # that instant too, so a label arriving in between is not mistaken for skew.
     merchant_view = store.get_feature_view(spec.MERCHANT_FEATURE_VIEW)
     build_feature_tables(settings, as_of=max(e for _, e in merchant_view.materialization_intervals))
-    raw = read_transactions(settings, columns=["user_id", "merchant_id", "ts"])
+    raw = read_transactions(settings.offline_dir, columns=["user_id", "merchant_id", "ts"])
     recent = raw[raw["ts"] > pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=1)]
     sample = recent.drop_duplicates("user_id").head(40)
     now = pd.Timestamp.now(tz="UTC")
@@ -218,7 +200,8 @@ def test_point_in_time_join_never_sees_the_future(run_a) -> None:
     settings, _ = run_a
     build_feature_tables(settings)
     store = open_store(settings)
-    raw = read_transactions(settings, columns=[*spec.EVENT_COLUMNS, "is_fraud", "label_ts"])
+    columns = [*spec.EVENT_COLUMNS, "is_fraud", "label_ts"]
+    raw = read_transactions(settings.offline_dir, columns=columns)
     history_rows = raw[raw["label_ts"].notna()].sample(150, random_state=3)
     live_rows = raw[raw["label_ts"].isna()].sample(150, random_state=3)
     txns = pd.concat([history_rows, live_rows])
@@ -327,7 +310,7 @@ def test_chunked_point_in_time_join_gives_the_same_rows(
     settings, _ = run_a
     build_feature_tables(settings)
     store = open_store(settings)
-    raw = read_transactions(settings, columns=[*spec.EVENT_COLUMNS])
+    raw = read_transactions(settings.offline_dir, columns=[*spec.EVENT_COLUMNS])
     entities = entity_frame(raw.sample(300, random_state=5)[
         ["transaction_id", "user_id", "merchant_id", "amount", "ts"]])
     service = store.get_feature_service(spec.FEATURE_SERVICE)

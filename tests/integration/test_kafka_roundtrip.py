@@ -5,13 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 
-import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from dojo.ingestion.topics import describe_topics, ensure_topics, topic_plan
+from dojo.runtime.kafka_admin import describe_topics, ensure_topics, topic_plan
 from dojo.settings import Settings
-
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _drain(consumer: KafkaConsumer, want: int, deadline_s: float = 30) -> list:

@@ -6,13 +6,10 @@ import uuid
 
 import mlflow
 import numpy as np
-import pytest
 from mlflow import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
 from dojo.settings import Settings
-
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_run_logged_model_registered_and_read_back(healthy_stack: Settings) -> None:

@@ -21,11 +21,11 @@ from dojo.features import spec
 from dojo.features.batch import build_feature_tables
 from dojo.features.store import apply_definitions, repo_config
 from dojo.features.training import LostRows, entity_frame, historical_features
-from dojo.ingestion.generator import generate_history
 from dojo.ingestion.offline_store import write_transactions
 from dojo.settings import Settings, load_settings
+from dojo.synthetic.generator import generate_history
 
-pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::RuntimeWarning")]
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 START = date(2025, 1, 1)
 

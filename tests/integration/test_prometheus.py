@@ -5,15 +5,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-import dojo.monitoring
+from dojo.runtime.stack import RULES_DIR as RULES
 from dojo.settings import Settings
-
-RULES = Path(dojo.monitoring.__file__).parent / "rules"
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool missing: make os-deps")
@@ -29,8 +26,6 @@ def test_rules_are_valid_and_their_unit_tests_pass() -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.integration
-@pytest.mark.slow
 def test_prometheus_scrapes_the_stack_and_loaded_the_rules(healthy_stack: Settings) -> None:
     base = f"http://{healthy_stack.host}:{healthy_stack.prometheus_port}"
     deadline = time.monotonic() + 30

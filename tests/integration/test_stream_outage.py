@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,20 +22,19 @@ import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from dojo.contracts import DLQ_TOPIC
 from dojo.features import spec
-from dojo.features.offline_io import read_transactions
 from dojo.features.store import apply_definitions, open_store
+from dojo.features.stream_processor import StreamProcessor
 from dojo.features.windows import compute_user_features
-from dojo.ingestion.events import DLQ_TOPIC
-from dojo.ingestion.generator import generate_live
-from dojo.ingestion.producer import encode_event, plan_events
-from dojo.ingestion.stream_processor import StreamProcessor
-from dojo.ops.broker_binary import broker_binary
-from dojo.ops.ports import free_port, port_answers
+from dojo.ingestion.offline_store import read_transactions
+from dojo.runtime.launch import standalone_broker
+from dojo.runtime.ports import free_port
 from dojo.settings import load_settings
+from dojo.synthetic.generator import generate_live
+from dojo.synthetic.producer import encode_event, plan_events
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow,
-              pytest.mark.filterwarnings("ignore::RuntimeWarning")]
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 TOPIC, EVENTS = "transactions-outage", 600
 
@@ -98,27 +96,16 @@ class Proxy:
 def proxied_broker(tmp_path: Path) -> Iterator[tuple[str, Proxy]]:
     broker_port, proxy_port = free_port(), free_port()
     proxy = Proxy(proxy_port, broker_port)
-    proc = subprocess.Popen(
-        [str(broker_binary(tmp_path)), "broker",
-         "--listener-url", f"tcp://127.0.0.1:{broker_port}",
-         "--advertised-listener-url", f"tcp://127.0.0.1:{proxy_port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not port_answers("127.0.0.1", broker_port):
-            assert time.monotonic() < deadline and proc.poll() is None, "broker did not start"
-            time.sleep(0.05)
+    with standalone_broker(tmp_path, port=broker_port, advertised_port=proxy_port):
         proxy.up()
-        address = f"127.0.0.1:{proxy_port}"
-        admin = KafkaAdminClient(bootstrap_servers=address, request_timeout_ms=10_000)
-        admin.create_topics([NewTopic(TOPIC, 2, 1), NewTopic(DLQ_TOPIC, 1, 1)])
-        admin.close()
-        yield address, proxy
-    finally:
-        proxy.down()
-        proc.kill()
-        proc.wait(timeout=10)
+        try:
+            address = f"127.0.0.1:{proxy_port}"
+            admin = KafkaAdminClient(bootstrap_servers=address, request_timeout_ms=10_000)
+            admin.create_topics([NewTopic(TOPIC, 2, 1), NewTopic(DLQ_TOPIC, 1, 1)])
+            admin.close()
+            yield address, proxy
+        finally:
+            proxy.down()
 
 
 def wait_until(check, what: str, deadline_s: float) -> None:
@@ -161,7 +148,7 @@ def test_processor_rides_out_a_broker_outage(proxied_broker, tmp_path: Path, cap
     out = capsys.readouterr().out
     assert out.count("stream.broker_unavailable") >= 2  # one log line per attempt
 
-    raw = read_transactions(settings)
+    raw = read_transactions(settings.offline_dir, columns=spec.EVENT_COLUMNS)
     assert raw["transaction_id"].nunique() == EVENTS
     truth = compute_user_features(raw).groupby("user_id").tail(1).set_index("user_id")
     users = sorted(truth.index)
@@ -205,7 +192,7 @@ def test_failed_online_write_is_retried_without_double_counting(
     totals = processor.run(threading.Event(), until_idle_s=3)
 
     assert processor.metrics.count("dojo_stream_write_failures", sink="online") == 1
-    raw = read_transactions(settings)
+    raw = read_transactions(settings.offline_dir, columns=spec.EVENT_COLUMNS)
     assert len(raw) == raw["transaction_id"].nunique() == 300  # replays were not re-written
     assert totals.applied + totals.duplicates >= 300
     truth = compute_user_features(raw).groupby("user_id").tail(1).set_index("user_id")

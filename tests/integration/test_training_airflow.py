@@ -17,14 +17,13 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from dojo.cli.train import DAG_ID, train
-from dojo.ingestion.generator import generate_history
 from dojo.ingestion.offline_store import write_transactions
 from dojo.settings import Settings
+from dojo.synthetic.generator import generate_history
 from dojo.training import tracking
 from dojo.training.airflow_api import AirflowApi
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow,
-              pytest.mark.filterwarnings("ignore::RuntimeWarning")]
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 FIRST, LAST = datetime(2025, 5, 18, tzinfo=UTC), datetime(2025, 5, 21, tzinfo=UTC)
 DAYS = ["2025-05-18", "2025-05-19", "2025-05-20"]  # the three daily intervals in [FIRST, LAST)

@@ -20,14 +20,13 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from dojo.ingestion.generator import generate_history
 from dojo.ingestion.offline_store import write_transactions
 from dojo.settings import Settings, load_settings
+from dojo.synthetic.generator import generate_history
 from dojo.training import pipeline, tracking
 from dojo.training.errors import GateFailed
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow,
-              pytest.mark.filterwarnings("ignore::RuntimeWarning")]
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 ROWS, DAYS, START = 24_000, 21, date(2025, 1, 1)
 WEAK_END = "2025-01-21"

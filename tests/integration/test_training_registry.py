@@ -16,8 +16,6 @@ from dojo.cli.model import app
 from dojo.settings import Settings
 from dojo.training.tracking import GATE_TAG, PREVIOUS_CHAMPION_TAG
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
 
 @pytest.fixture
 def registry(healthy_stack: Settings, monkeypatch: pytest.MonkeyPatch) -> tuple[MlflowClient,

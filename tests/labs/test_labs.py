@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from dojo.ops.labs import exit_codes
-from dojo.ops.labs.catalog import LABS_DIR, load_catalog
 from dojo.settings import REPO_ROOT, Settings
+from dojo.teaching.labs import exit_codes
+from dojo.teaching.labs.catalog import LABS_DIR, load_catalog
 
 READY = [lab for lab in load_catalog(LABS_DIR) if lab.ready]
 DOJO = str(Path(sys.executable).with_name("dojo"))
@@ -32,8 +32,6 @@ def skip_reason(output: str) -> str:
     return "a prerequisite is missing (exit 3)"
 
 
-@pytest.mark.labs
-@pytest.mark.slow
 @pytest.mark.parametrize("lab_id", [lab.id for lab in READY])
 def test_lab_runs_green(lab_id: str, healthy_stack: Settings) -> None:
     env = {**os.environ, "COLUMNS": "200"}  # the stack's DOJO_* are already in os.environ

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
+from dojo.contracts import Transaction
 from dojo.features.spec import NO_PREVIOUS_TXN, USER_FEATURES
 from dojo.features.state import FeatureState, Outcome
 from dojo.features.windows import NS, compute_user_features, user_feature_rows
-from dojo.ingestion.events import Transaction
 
 BASE = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 

@@ -14,14 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dojo.cli import generate as generate_cli
-from dojo.ingestion.drift import NEW_CATEGORIES, DriftConfig
-from dojo.ingestion.events import TRANSACTION_FIELDS, InvalidEvent, validate_transaction
-from dojo.ingestion.generator import (
-    FRAUD_PATTERNS,
-    HistoryConfig,
-    generate_history,
-    generate_live,
-)
+from dojo.contracts import TRANSACTION_FIELDS, InvalidEvent, validate_transaction
 from dojo.ingestion.offline_store import (
     list_partitions,
     partition_dir,
@@ -29,7 +22,14 @@ from dojo.ingestion.offline_store import (
     remove_writer_files,
     write_transactions,
 )
-from dojo.ingestion.producer import (
+from dojo.synthetic.drift import NEW_CATEGORIES, DriftConfig
+from dojo.synthetic.generator import (
+    FRAUD_PATTERNS,
+    HistoryConfig,
+    generate_history,
+    generate_live,
+)
+from dojo.synthetic.producer import (
     MALFORMED_KINDS,
     encode_event,
     plan_events,
@@ -108,10 +108,18 @@ def test_schema_and_dtypes(big: pd.DataFrame) -> None:
     assert big["fraud_pattern"].isna().eq(~big["is_fraud"]).all()
 
 
-def test_every_generated_row_passes_the_stream_validator() -> None:
+def test_every_generated_row_passes_the_stream_validator_as_the_bytes_it_receives() -> None:
+    """What the processor validates is the producer's JSON, not the generator's dicts."""
     frame = generate_history(rows=4_000, days=3, start_date=START, seed=5, fraud_rate=0.2)
-    for record in frame[list(TRANSACTION_FIELDS)].to_dict("records"):
-        validate_transaction(record)  # raises InvalidEvent on the first bad row
+    events = plan_events(frame, 0.0, seed=5)
+    assert len(events) == len(frame)
+    for event, (_, row) in zip(events, frame.iterrows(), strict=True):
+        payload = encode_event(event, row["ts"].to_pydatetime())
+        assert isinstance(payload, bytes)
+        parsed = validate_transaction(payload)  # raises InvalidEvent on the first bad event
+        assert parsed.model_dump() == {**{f: row[f] for f in TRANSACTION_FIELDS},
+                                       "ts": row["ts"].to_pydatetime()}
+        assert event.key == parsed.user_id.encode()
 
 
 # --- fraud -----------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from dojo.cli.interview import app
-from dojo.ops.interview import InterviewFormatError, load_questions, parse_questions
-from dojo.ops.labs.catalog import LABS_DIR, load_catalog
 from dojo.settings import Settings
+from dojo.teaching.interview import InterviewFormatError, load_questions, parse_questions
+from dojo.teaching.labs.catalog import LABS_DIR, load_catalog
 
 README = """# Lab 01
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dojo.ops.labs.catalog import (
+from dojo.teaching.labs.catalog import (
     LABS_DIR,
     CatalogError,
     Lab,
@@ -18,7 +18,7 @@ from dojo.ops.labs.catalog import (
     normalise_id,
 )
 
-DESIGN_LAB_COUNT = 21
+PLANNED_LAB_COUNT = 21
 README_SECTIONS = (
     "In this lab you will", "## Prerequisites", "## Steps", "## What just happened",
     "## Verify", "## Break it", "## Interview questions", "## Clean up", "\nNext: [",
@@ -91,7 +91,7 @@ READY = [lab for lab in CATALOG if lab.ready]
 
 
 def test_every_lab_of_the_design_is_listed() -> None:
-    assert [lab.id for lab in CATALOG] == [f"{n:02d}" for n in range(1, DESIGN_LAB_COUNT + 1)]
+    assert [lab.id for lab in CATALOG] == [f"{n:02d}" for n in range(1, PLANNED_LAB_COUNT + 1)]
     assert READY, "at least lab 01 is ready"
 
 

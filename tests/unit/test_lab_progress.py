@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from dojo.ops.progress import (
+from dojo.settings import Settings
+from dojo.teaching.progress import (
     ProgressError,
     load_progress,
     record_drill,
     record_interview,
     record_lab,
 )
-from dojo.settings import Settings
 
 
 def test_missing_file_is_empty_progress(tmp_path: Path) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from dojo.settings import SettingsError, load_settings
@@ -62,12 +59,26 @@ def test_two_components_on_one_port_are_refused(monkeypatch: pytest.MonkeyPatch)
         load_settings()
 
 
-def test_cli_reports_a_bad_setting_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DOJO_KAFKA_PORT", "abc")
-    result = subprocess.run(
-        [sys.executable, "-m", "dojo.cli", "status"], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 2
-    assert "DOJO_KAFKA_PORT" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) <= 2  # rich may wrap one long line
+def test_dotenv_is_read_from_the_repository_root_not_the_current_directory(
+    tmp_path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dojo.settings
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".env").write_text("DOJO_KAFKA_PORT=1111\n")  # a stray file where we stand
+    root_env = tmp_path / "repo.env"
+    root_env.write_text("DOJO_MLFLOW_PORT=5123\n")
+    monkeypatch.setattr(dojo.settings, "ENV_FILE", root_env)
+    monkeypatch.chdir(elsewhere)
+    settings = load_settings()
+    assert settings.mlflow_port == 5123
+    assert settings.kafka_port == 9092
+
+
+def test_the_dotenv_location_is_the_checkout_and_git_ignores_it() -> None:
+    from dojo.settings import ENV_FILE, REPO_ROOT
+
+    assert ENV_FILE == REPO_ROOT / ".env"
+    ignored = (REPO_ROOT / ".gitignore").read_text().splitlines()
+    assert ".env" in ignored and (REPO_ROOT / ".env.example").is_file()

@@ -14,12 +14,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dojo.contracts import DLQ_TOPIC
+from dojo.features import spec
 from dojo.features.merchant import compute_merchant_features
-from dojo.features.offline_io import read_transactions
 from dojo.features.store import expand, redis_connection_string
+from dojo.features.stream_processor import StreamProcessor
 from dojo.ingestion.dlq import REASON_HEADER, reason_label, reason_of
-from dojo.ingestion.events import DLQ_TOPIC
-from dojo.ingestion.stream_processor import StreamProcessor
+from dojo.ingestion.offline_store import read_transactions
 from dojo.settings import load_settings
 
 Record = namedtuple("Record", "topic partition offset key value headers")
@@ -99,14 +100,15 @@ def test_valid_events_reach_offline_and_online_once(processor) -> None:
     batch = [event(1, 0), event(2, 30), event(1, 0), event(3, 40, user="u2")]
     outcome = processor._process(records(batch))
     assert (outcome.applied, outcome.duplicates) == (3, 1)
-    stored = read_transactions(processor.settings)
+    stored = read_transactions(processor.settings.offline_dir, columns=spec.EVENT_COLUMNS)
     assert sorted(stored["transaction_id"]) == ["tx0001", "tx0002", "tx0003"]
     pushed = processor._store.pushes[-1].set_index("user_id")
     assert pushed.loc["u1", "txn_count_10m"] == 2
     # replaying the same batch (a crash before the commit) changes nothing
     again = processor._process(records(batch))
     assert (again.applied, again.duplicates) == (0, 4)
-    assert len(read_transactions(processor.settings)) == 3  # same file name: overwritten
+    stored = read_transactions(processor.settings.offline_dir, columns=spec.EVENT_COLUMNS)
+    assert len(stored) == 3  # same file name: overwritten
     assert processor._store.pushes[-1].set_index("user_id").loc["u1", "txn_count_10m"] == 2
 
 

@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 from kafka.partitioner.default import DefaultPartitioner
 
+from dojo.contracts import InvalidEvent, validate_transaction
 from dojo.features import spec
 from dojo.features.leakage import ODFV_FEATURE, naive_join, newest_rows
 from dojo.ingestion.dlq import reason_label
-from dojo.ingestion.events import InvalidEvent, validate_transaction
 from dojo.ingestion.kafka_inspect import PartitionLag, partition_for_key
-from dojo.ops.drills._legacy_pos import legacy_event
-from dojo.ops.drills._stream import drill_event
 from dojo.settings import load_settings
+from dojo.teaching.drills._legacy_pos import legacy_event
+from dojo.teaching.drills._stream import drill_event
 
 
 @pytest.mark.parametrize("key", ["u0007052", "u0002081", "u-lab16", "u-canary", "x"])

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from dojo.ops.ports import free_port
+from dojo.runtime.ports import free_port
 from dojo.settings import load_settings
 from dojo.training.airflow_api import AirflowApi
 from dojo.training.errors import DependencyDown

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dojo.ingestion.generator import generate_history
 from dojo.ingestion.offline_store import write_transactions
 from dojo.settings import Settings, load_settings
+from dojo.synthetic.generator import generate_history
 from dojo.training.errors import DataValidationError, InputsMissing
 from dojo.training.inputs import check_inputs, load_window
 from dojo.training.validation import labelled_rows, validate

@@ -1,1 +1,2 @@
-"""cli stage of the platform."""
+"""The `dojo` command: thin Typer commands, each calling one function of a package below.
+Nothing imports the CLI."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from dojo.logs import configure_logging
 from dojo.settings import Settings, SettingsError, load_settings
 
 console = Console(highlight=False)
@@ -18,8 +19,14 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def settings_or_exit() -> Settings:
-    """Settings from the environment; a bad value ends the command naming the variable."""
+    """Settings from the environment; a bad value ends the command naming the variable.
+
+    Every command that does work loads its settings here, so this is also where the process's
+    logging is configured (level from DOJO_LOG_LEVEL; JSON lines unless stderr is a terminal).
+    """
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as error:
         raise fail(str(error), code=2) from None
+    configure_logging(settings.log_level)
+    return settings

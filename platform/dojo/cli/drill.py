@@ -10,13 +10,13 @@ from rich.table import Table
 from rich.text import Text
 
 from dojo.cli.common import console, fail, settings_or_exit
-from dojo.ops.drills import engine, registry
-from dojo.ops.drills.base import DrillError
-from dojo.ops.drills.registry import UnknownDrill
-from dojo.ops.drills.state import load_active
-from dojo.ops.labs import exit_codes
-from dojo.ops.progress import ProgressError, load_progress, short_time
-from dojo.ops.stack import StackError
+from dojo.runtime.stack import StackError
+from dojo.teaching.drills import engine, registry
+from dojo.teaching.drills.base import DrillError
+from dojo.teaching.drills.registry import UnknownDrill
+from dojo.teaching.drills.state import load_active
+from dojo.teaching.labs import exit_codes
+from dojo.teaching.progress import ProgressError, load_progress, short_time
 
 app = typer.Typer(help="Troubleshooting drills: inject a fault, diagnose it, fix it, verify.",
                   no_args_is_help=True)

@@ -12,14 +12,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from dojo.cli.common import console, fail, settings_or_exit
-from dojo.ingestion.drift import NEW_CATEGORIES, DriftConfig
-from dojo.ingestion.events import LABELS_TOPIC, TRANSACTIONS_TOPIC
+from dojo.contracts import LABELS_TOPIC, TRANSACTIONS_TOPIC
+from dojo.synthetic.drift import NEW_CATEGORIES, DriftConfig
 
 if TYPE_CHECKING:  # heavy imports stay inside the commands, so `dojo --help` starts fast
     import pandas as pd
 
-    from dojo.ingestion.generator import HistoryConfig
-    from dojo.ingestion.producer import StreamStats
+    from dojo.synthetic.generator import HistoryConfig
+    from dojo.synthetic.producer import StreamStats
 
 app = typer.Typer(
     help="Generate synthetic card transactions: history into the offline store, live events "
@@ -73,8 +73,8 @@ def history(
                         "stay).")] = False,
 ) -> None:
     """Write DAYS days of history to the offline store (re-running replaces, never duplicates)."""
-    from dojo.ingestion.generator import HistoryConfig, generate_history
     from dojo.ingestion.offline_store import remove_writer_files, write_transactions
+    from dojo.synthetic.generator import HistoryConfig, generate_history
 
     settings = settings_or_exit()
     today = datetime.now(UTC).date()
@@ -126,9 +126,9 @@ def stream(
     import numpy as np
     from kafka.errors import KafkaError
 
-    from dojo.ingestion import producer as wire
-    from dojo.ingestion.generator import generate_live
-    from dojo.ingestion.topics import ensure_topics
+    from dojo.runtime.kafka_admin import ensure_topics
+    from dojo.synthetic import producer as wire
+    from dojo.synthetic.generator import generate_live
 
     settings = settings_or_exit()
     if seed is None:

@@ -10,10 +10,10 @@ from rich.panel import Panel
 from rich.text import Text
 
 from dojo.cli.common import console, fail, settings_or_exit
-from dojo.ops.interview import InterviewFormatError, Question, load_questions
-from dojo.ops.labs import exit_codes
-from dojo.ops.labs.catalog import LABS_DIR, CatalogError, normalise_id
-from dojo.ops.progress import ProgressError, load_progress, record_interview
+from dojo.teaching.interview import InterviewFormatError, Question, load_questions
+from dojo.teaching.labs import exit_codes
+from dojo.teaching.labs.catalog import LABS_DIR, CatalogError, normalise_id
+from dojo.teaching.progress import ProgressError, load_progress, record_interview
 
 app = typer.Typer(help="Practise the labs' interview questions: answer, compare, mark reviewed.")
 

@@ -10,10 +10,10 @@ from rich.table import Table
 from rich.text import Text
 
 from dojo.cli.common import console, fail, settings_or_exit
-from dojo.ops.labs import exit_codes
-from dojo.ops.labs.catalog import LABS_DIR, CatalogError, find_lab, load_catalog
-from dojo.ops.labs.runner import LabRunner
-from dojo.ops.progress import ProgressError, load_progress, short_time
+from dojo.teaching.labs import exit_codes
+from dojo.teaching.labs.catalog import LABS_DIR, CatalogError, find_lab, load_catalog
+from dojo.teaching.labs.runner import LabRunner
+from dojo.teaching.progress import ProgressError, load_progress, short_time
 
 app = typer.Typer(help="The hands-on labs: list them, run one end to end, show its steps.",
                   no_args_is_help=True)

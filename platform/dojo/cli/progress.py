@@ -12,11 +12,11 @@ import typer
 from rich.table import Table
 
 from dojo.cli.common import console, fail, settings_or_exit
-from dojo.ops.drills import registry
-from dojo.ops.interview import InterviewFormatError, load_questions
-from dojo.ops.labs import exit_codes
-from dojo.ops.labs.catalog import CatalogError, load_catalog
-from dojo.ops.progress import ProgressError, load_progress, short_time
+from dojo.teaching.drills import registry
+from dojo.teaching.interview import InterviewFormatError, load_questions
+from dojo.teaching.labs import exit_codes
+from dojo.teaching.labs.catalog import CatalogError, load_catalog
+from dojo.teaching.progress import ProgressError, load_progress, short_time
 
 
 def progress(

@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from dojo.cli.common import console, fail, settings_or_exit
-from dojo.ops import supervisor
-from dojo.ops.stack import ComponentState, Stack, StackError
+from dojo.runtime import supervisor
+from dojo.runtime.stack import ComponentState, Stack, StackError
 
 STATE_STYLE = {
     "healthy": "green", "external": "green", "unhealthy": "red",
@@ -105,7 +105,7 @@ def topics() -> None:
     """List Kafka topics with partitions and messages written."""
     from kafka.errors import KafkaError
 
-    from dojo.ingestion.topics import describe_topics
+    from dojo.runtime.kafka_admin import describe_topics
 
     settings = settings_or_exit()
     try:
@@ -126,7 +126,7 @@ def topics() -> None:
 
 def doctor() -> None:
     """Check every component; for each failure print the likely cause and where to look."""
-    from dojo.ops.doctor import run_doctor
+    from dojo.runtime.doctor import run_doctor
 
     settings = settings_or_exit()
     lines = run_doctor(settings)

@@ -25,8 +25,8 @@ def stream(
 ) -> None:
     """Consume `transactions`, push windowed features to Feast, DLQ bad events."""
     from dojo.features.store import quiet_feast_warnings
-    from dojo.ingestion.stream_metrics import StreamMetrics
-    from dojo.ingestion.stream_processor import StreamProcessor
+    from dojo.features.stream_metrics import StreamMetrics
+    from dojo.features.stream_processor import StreamProcessor
 
     quiet_feast_warnings()
 

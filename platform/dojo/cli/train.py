@@ -7,7 +7,6 @@ command is just one more client of the API.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,11 +15,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from dojo.cli.common import console, fail, settings_or_exit
+from dojo.runtime.waiting import wait_until
+from dojo.training.names import DAG_ID
 
 if TYPE_CHECKING:
     from dojo.training.airflow_api import AirflowApi
 
-DAG_ID = "fraud_training"
 STATE_STYLE = {"success": "green", "failed": "red", "upstream_failed": "red",
                "skipped": "dim", "running": "yellow", "up_for_retry": "yellow"}
 DONE = {"success", "failed", "skipped", "upstream_failed", "removed"}
@@ -42,30 +42,31 @@ def _wait_for_dag(api: AirflowApi, deadline_s: float = 90.0) -> dict[str, Any]:
     """The DAG as Airflow knows it; right after `dojo up` the first parse may still run."""
     from dojo.training.airflow_api import AirflowApiError
 
-    deadline = time.monotonic() + deadline_s
-    while True:
+    def probe() -> dict[str, Any] | AirflowApiError:
         try:
             return api.get_dag(DAG_ID)
         except AirflowApiError as error:
-            if error.status != 404 or time.monotonic() > deadline:
+            if error.status != 404:
                 raise
-            time.sleep(2)
+            return error
+
+    waited = wait_until(probe, deadline_s, done=lambda answer: isinstance(answer, dict),
+                        first_pause_s=1.0)
+    if isinstance(waited.value, AirflowApiError):
+        raise waited.value
+    return waited.value
 
 
 def _follow(api: AirflowApi, run_ids: list[str], timeout_s: float) -> dict[str, str]:
     """Poll the runs until they finish, with one progress bar per run; returns run -> state."""
     states: dict[str, str] = {}
-    deadline = time.monotonic() + timeout_s
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                MofNCompleteColumn(), TextColumn("{task.fields[now]}"))
     with Progress(*columns, console=console) as progress:
         bars = {run_id: progress.add_task(run_id, total=None, now="queued") for run_id in run_ids}
-        while len(states) < len(run_ids):
-            if time.monotonic() > deadline:
-                progress.stop()
-                _explain_waiting(api, [r for r in run_ids if r not in states])
-                raise fail(f"gave up following after {timeout_s:.0f} s; the run continues in "
-                           f"Airflow: {api.base}/dags/{DAG_ID}")
+
+        def poll() -> bool:
+            """Update every unfinished run's bar; True once all runs have finished."""
             for run_id in run_ids:
                 if run_id in states:
                     continue
@@ -79,7 +80,13 @@ def _follow(api: AirflowApi, run_ids: list[str], timeout_s: float) -> dict[str, 
                 if state in ("success", "failed"):
                     states[run_id] = state
                     progress.update(bars[run_id], now=state)
-            time.sleep(1.0)
+            return len(states) == len(run_ids)
+
+        if not wait_until(poll, timeout_s, first_pause_s=1.0, max_pause_s=1.0).ok:
+            progress.stop()
+            _explain_waiting(api, [r for r in run_ids if r not in states])
+            raise fail(f"gave up following after {timeout_s:.0f} s; the run continues in "
+                       f"Airflow: {api.base}/dags/{DAG_ID}")
     return states
 
 

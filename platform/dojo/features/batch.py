@@ -17,8 +17,9 @@ from feast import FeatureStore
 
 from dojo.features import spec
 from dojo.features.merchant import LABEL_COLUMNS, compute_merchant_features
-from dojo.features.offline_io import read_transactions, write_table_atomic
+from dojo.features.offline_io import write_table_atomic
 from dojo.features.windows import compute_user_features, with_created
+from dojo.ingestion.offline_store import read_transactions
 from dojo.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -41,8 +42,7 @@ def build_feature_tables(settings: Settings, as_of: datetime | None = None) -> B
     """
     as_of_ts = pd.Timestamp(as_of or datetime.now(UTC))
     as_of_ts = as_of_ts.tz_localize("UTC") if as_of_ts.tzinfo is None else as_of_ts
-    columns = list(dict.fromkeys([*spec.EVENT_COLUMNS, *LABEL_COLUMNS]))
-    raw = read_transactions(settings, columns=columns)
+    raw = read_transactions(settings.offline_dir, columns=[*spec.EVENT_COLUMNS, *LABEL_COLUMNS])
     created = pd.Timestamp(datetime.now(UTC))
     users = with_created(compute_user_features(raw), created)
     merchants = compute_merchant_features(raw, as_of_ts)

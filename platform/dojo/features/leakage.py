@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from dojo.features import spec
-from dojo.features.offline_io import read_transactions
+from dojo.ingestion.offline_store import read_transactions
 from dojo.settings import Settings
 
 if TYPE_CHECKING:  # Feast and scikit-learn load in `compare`, so the join logic imports light
@@ -65,7 +65,7 @@ class LeakageReport:
 def labelled_transactions(settings: Settings, max_rows: int | None = None) -> pd.DataFrame:
     """Labelled rows of the offline store, oldest first (the newest ``max_rows`` if given)."""
     columns = [*spec.EVENT_COLUMNS, "is_fraud", "label_ts"]
-    raw = read_transactions(settings, columns=columns)
+    raw = read_transactions(settings.offline_dir, columns=columns)
     labelled = raw.dropna(subset=["label_ts", "is_fraud"]).drop_duplicates("transaction_id")
     labelled = labelled.sort_values(["ts", "transaction_id"], kind="stable")
     if max_rows is not None:

@@ -23,9 +23,9 @@ from enum import StrEnum
 
 import pandas as pd
 
+from dojo.contracts import Transaction
 from dojo.features.spec import LONGEST_WINDOW_S, TIMESTAMP_COLUMN, USER_ENTITY_KEY, USER_FEATURES
 from dojo.features.windows import NS, normalise_events, user_feature_rows
-from dojo.ingestion.events import Transaction
 
 # (ts_ns, transaction_id, amount, merchant_id, country, device_id): tuples sort by event time,
 # then by id, the order the transform requires.

@@ -16,9 +16,9 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import OffsetSpec
 from kafka.partitioner.default import murmur2
 
+from dojo.contracts import DLQ_TOPIC, TRANSACTIONS_TOPIC
 from dojo.ingestion.dlq import REASON_HEADER, SOURCE_HEADERS
-from dojo.ingestion.events import DLQ_TOPIC, TRANSACTIONS_TOPIC
-from dojo.ingestion.topics import admin_client
+from dojo.runtime.kafka_admin import admin_client
 from dojo.settings import Settings
 
 

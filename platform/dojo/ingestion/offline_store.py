@@ -15,7 +15,7 @@ sees half a file.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -129,10 +129,13 @@ def list_partitions(offline_dir: Path) -> list[str]:
 
 def read_transactions(offline_dir: Path, *, start: date | str | None = None,
                       end: date | str | None = None,
-                      columns: list[str] | None = None) -> pd.DataFrame:
+                      columns: Sequence[str] | None = None) -> pd.DataFrame:
     """All rows of the table (optionally days in [start, end], inclusive), sorted by
     (ts, transaction_id) with a fresh index, so a write followed by a read gives back the
-    same frame. Only the partitions inside the range are opened."""
+    same frame. Only the partitions inside the range are opened. ``columns`` may repeat a name
+    (callers add their own to a shared list); each is read once."""
+    if columns is not None:
+        columns = list(dict.fromkeys(columns))
     root = transactions_dir(offline_dir)
     if not root.is_dir():
         return OFFLINE_SCHEMA.empty_table().to_pandas() if columns is None else (

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from dojo.contracts import TRANSACTION_FIELDS, Transaction
 from dojo.ingestion import offline_store
-from dojo.ingestion.events import TRANSACTION_FIELDS, Transaction
 from dojo.settings import Settings
 
 WRITER_PREFIX = "stream-"

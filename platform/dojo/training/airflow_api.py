@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from dojo.ops.airflow import api_url
+from dojo.runtime.airflow import api_url
 from dojo.settings import Settings
 from dojo.training.errors import DependencyDown
 

@@ -20,18 +20,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-DAG_ID = "fraud_training"
-
 
 def run_once(end: datetime, conf: dict[str, Any], airflow_home: Path) -> dict[str, Any]:
     """Run the DAG for the daily interval that ends at ``end`` (a midnight, UTC)."""
-    from dojo.ops.airflow import DAGS_FOLDER, prepare
+    from dojo.runtime.airflow import DAGS_FOLDER, prepare
     from dojo.settings import load_settings
+    from dojo.training.names import DAG_ID
 
     os.environ.update(prepare(load_settings(), home=airflow_home))
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(DAGS_FOLDER / "fraud_training.py"))
+    bag = DagBag(dag_folder=str(DAGS_FOLDER / f"{DAG_ID}.py"))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     dag = bag.dags[DAG_ID]

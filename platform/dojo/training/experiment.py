@@ -45,12 +45,12 @@ from dojo.training.evaluation import evaluate, scores
 from dojo.training.inputs import check_inputs, load_window
 from dojo.training.model_logging import log_sklearn_model
 from dojo.training.models import BASELINE, BOOSTED, build_candidates, compute_threads, model_params
+from dojo.training.names import SEED
 from dojo.training.validation import labelled_rows
 from dojo.training.window import TrainingWindow
 
 KIND_TAG = "dojo.kind"  # "sweep" on the parent run, "algorithm" on each child
 ALGORITHM_TAG = "dojo.algorithm"
-SEED = 0
 
 
 def _prior(features: list[str]) -> Pipeline:

@@ -22,10 +22,10 @@ import structlog
 from dojo.settings import Settings
 from dojo.training import tracking
 from dojo.training.errors import GateFailed
+from dojo.training.names import SEED
 from dojo.training.window import TrainingWindow, resolve_window, work_dir
 
 log = structlog.get_logger(__name__)
-SEED = 0
 
 
 def _dir(settings: Settings, window: dict[str, str]) -> tuple[TrainingWindow, Path]:

@@ -91,13 +91,34 @@ def version_of_run(mlflow_client: MlflowClient, name: str, run_id: str) -> Model
 
 
 def alias_version(mlflow_client: MlflowClient, name: str, alias: str) -> str | None:
-    """The version an alias points at, or None when the alias (or the model) does not exist."""
+    """The version an alias points at, or None when the alias (or the model) does not exist.
+
+    Only the registry's "does not exist" answers mean no alias. Any other error (a 500, a
+    timeout) raises DependencyDown naming the registry: read as "no champion", it would crown
+    a new version without the champion comparison.
+    """
     from mlflow.exceptions import MlflowException
 
     try:
         return mlflow_client.get_model_version_by_alias(name, alias).version
-    except MlflowException:
-        return None
+    except MlflowException as error:
+        if _absent(error):
+            return None
+        raise DependencyDown(
+            "MLflow model registry", mlflow_client.tracking_uri,
+            f"reading alias {alias!r} of {name!r} failed: {error.error_code}: "
+            f"{str(error.message)[:200]}",
+            hint="the alias is unknown, so nothing was promoted; retry when the registry answers",
+        ) from error
+
+
+def _absent(error: Exception) -> bool:
+    """MLflow's answers for a missing model (RESOURCE_DOES_NOT_EXIST) or a missing alias
+    (INVALID_PARAMETER_VALUE, "Registered model alias ... not found")."""
+    code = getattr(error, "error_code", "")
+    message = str(getattr(error, "message", error))
+    return code == "RESOURCE_DOES_NOT_EXIST" or (
+        code == "INVALID_PARAMETER_VALUE" and "alias" in message and "not found" in message)
 
 
 @contextmanager

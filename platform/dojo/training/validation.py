@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 from pandas.api import types as ptypes
 
-from dojo.ingestion.events import CHANNELS, CURRENCIES
+from dojo.contracts import CHANNELS, CURRENCIES
 from dojo.settings import Settings
 from dojo.training.errors import DataValidationError
 from dojo.training.window import TrainingWindow
@@ -41,7 +41,7 @@ NOT_NULL: tuple[str, ...] = (
     "transaction_id", "ts", "user_id", "merchant_id", "merchant_category", "amount",
     "currency", "country", "device_id", "channel",
 )
-MAX_AMOUNT = 1_000_000.0  # the event schema's bound (dojo.ingestion.events.Transaction)
+MAX_AMOUNT = 1_000_000.0  # the event schema's bound (dojo.contracts.Transaction)
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,0 @@
-"""ops stage of the platform."""

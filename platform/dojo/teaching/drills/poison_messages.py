@@ -1,0 +1,132 @@
+"""Drill: an upstream producer sends events the platform cannot read. The DLQ grows.
+
+Why this fault: a consumer that crashed on a bad event would block its partition forever (a
+"poison pill"); this processor routes it to the DLQ with the reason and carries on, so the
+platform stays up and the damage is contained. But the DLQ only contains the problem: somebody
+has to read the reason, find the producer, and stop the bleeding upstream. The check observes
+exactly that: the processor is caught up and nothing new has reached the DLQ for a while.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from dojo.teaching.drills._stream import caught_up, pipeline_works
+from dojo.teaching.drills.base import Check, Drill, DrillContext, DrillError, stop_recorded_process
+
+MODULE = "dojo.teaching.drills._legacy_pos"
+RATE = 4.0  # events per second: a DLQ that grows every few seconds, not a flood
+QUIET_S = 3.0  # the DLQ counts as quiet once its newest message is this old
+CHECK_DEADLINE_S = 20.0
+
+
+class PoisonMessages(Drill):
+    name = "poison-messages"
+    title = "An upstream producer sends poison messages"
+    symptom = (
+        "The dead-letter queue keeps growing: `dojo_stream_dlq_total` on the stream "
+        "processor's /metrics rises every few seconds, yet the processor itself is healthy "
+        "and `dojo doctor` is all green."
+    )
+    hints = (
+        "Read the DLQ: every rejected event keeps its original bytes, and the `dlq.reason` "
+        "header says why it was rejected (the runbook has a three-line reader).",
+        "Every new DLQ message has the same reason (the amount is text with a decimal comma) "
+        "and comes from the same terminal `pos-legacy-terminal-01`: one upstream producer has "
+        "a formatting bug. Find it among the running processes: `pgrep -af legacy_pos`.",
+        "Stop the bad producer: `kill <PID>` (the pid `pgrep` printed for your broker's "
+        "address). In production you would roll back its last deploy; its rejected events "
+        "stay in the DLQ for a replay once they are repaired.",
+    )
+    runbook = "labs/drills/poison-messages.md"
+    fix_commands = ("pgrep -af legacy_pos", "kill <PID>")
+
+    # --- the misbehaving producer ------------------------------------------------------
+    def _pid_file(self, ctx: DrillContext) -> Path:
+        return ctx.state_dir / "poison-messages.pid"
+
+    def _is_ours(self, pid: int, ctx: DrillContext) -> bool:
+        """The pid is still this stack's gateway (pids are reused; never kill a stranger)."""
+        try:
+            cmdline = psutil.Process(pid).cmdline()
+        except psutil.Error:
+            return False
+        return MODULE in cmdline and ctx.settings.bootstrap_servers in cmdline
+
+    def inject(self, ctx: DrillContext) -> None:
+        ready = pipeline_works(ctx)
+        if not ready.ok:
+            raise DrillError(f"the stream is not healthy before the drill: {ready.detail}")
+        ctx.state_dir.mkdir(parents=True, exist_ok=True)
+        log = (ctx.state_dir / "poison-messages.log").open("ab")
+        started = time.time()
+        gateway = subprocess.Popen(  # detached: it outlives this command, like a real upstream
+            [sys.executable, "-m", MODULE, "--bootstrap", ctx.settings.bootstrap_servers,
+             "--rate", str(RATE)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        )
+        log.close()
+        self._pid_file(ctx).write_text(f"{gateway.pid}\n")
+
+        def dlq_grows() -> Check:
+            if gateway.poll() is not None:
+                raise DrillError("the legacy gateway exited at once; see "
+                                 f"{ctx.state_dir}/poison-messages.log")
+            return self._dlq_growing_since(ctx, started)
+
+        ctx.wait_for(dlq_grows, deadline_s=30, what="the DLQ to grow")
+
+    def _dlq_growing_since(self, ctx: DrillContext, since: float) -> Check:
+        from dojo.ingestion.kafka_inspect import newest_message_time
+
+        newest = newest_message_time(ctx.settings)
+        ok = newest is not None and newest >= since
+        return Check(ok, "the DLQ received a message" if ok else "no new DLQ message yet")
+
+    # --- check: caught up, and the DLQ has gone quiet ------------------------------------
+    def check(self, ctx: DrillContext) -> Check:
+        from dojo.ingestion.kafka_inspect import newest_message_time
+
+        up = caught_up(ctx)
+        if not up.ok:
+            return up
+        started = time.time()
+        deadline = time.monotonic() + CHECK_DEADLINE_S
+        while True:
+            newest = newest_message_time(ctx.settings)
+            now = time.time()
+            if newest is None or now - newest >= QUIET_S:
+                quiet = "empty" if newest is None else f"quiet for {now - newest:.1f} s"
+                return Check(True, f"the DLQ is {quiet} and the processor is caught up "
+                                   f"({up.detail})")
+            if newest > started + 1.0:
+                return Check(False, f"the DLQ is still growing: a message arrived "
+                                    f"{now - newest:.1f} s ago, after this check began")
+            if time.monotonic() > deadline:
+                return Check(False, f"the DLQ's newest message is {now - newest:.1f} s old")
+            time.sleep(0.25)  # poll interval, bounded by the deadline
+
+    # --- fix and reset ---------------------------------------------------------------------
+    def fix(self, ctx: DrillContext) -> list[tuple[str, int, str]]:
+        """The runbook's steps: find the gateway of *this* stack with pgrep, kill it."""
+        find, kill = self.fix_commands
+        code, output = ctx.shell(find)
+        steps = [(find, code, output)]
+        mine = re.compile(rf"^(\d+) .*--bootstrap {re.escape(ctx.settings.bootstrap_servers)}\b",
+                          re.MULTILINE)
+        found = mine.search(output)
+        if found is not None:
+            command = kill.replace("<PID>", found.group(1))
+            steps.append((command, *ctx.shell(command)))
+        return steps
+
+    def reset(self, ctx: DrillContext) -> None:
+        stop_recorded_process(self._pid_file(ctx), lambda pid: self._is_ours(pid, ctx))
+        ctx.stack().up()
+        ctx.wait_for(lambda: pipeline_works(ctx), what="the stream pipeline")
