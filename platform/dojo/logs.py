@@ -23,6 +23,21 @@ import structlog
 NOISY = ("kafka",)
 
 
+class CurrentStderr:
+    """Whatever ``sys.stderr`` is at the moment of writing, not at the moment of configuring:
+    a process that swaps stderr later (a test runner capturing output, a daemon redirecting
+    it) keeps getting its logs, and nothing writes to a stream that was closed."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 class JsonLines(logging.Formatter):
     """A standard-logging record as one JSON object, with the keys structlog's lines use."""
 
@@ -35,9 +50,9 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
-    """Send structlog and standard logging to ``stream`` (stderr) at ``level``."""
-    stream = stream or sys.stderr
+def configure_logging(level: str = "INFO", stream: TextIO | CurrentStderr | None = None) -> None:
+    """Send structlog and standard logging to ``stream`` (the current stderr) at ``level``."""
+    stream = stream or CurrentStderr()
     number = logging.getLevelName(level.upper())
     if not isinstance(number, int):
         raise ValueError(f"unknown log level {level!r}")

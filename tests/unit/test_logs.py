@@ -68,3 +68,16 @@ def test_the_level_setting_is_what_the_cli_applies(monkeypatch: pytest.MonkeyPat
 def test_an_unknown_level_is_refused() -> None:
     with pytest.raises(ValueError, match="LOUD"):
         configure_logging("LOUD", io.StringIO())
+
+
+def test_logs_follow_stderr_when_it_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    configure_logging("INFO")
+    first.close()  # a test runner's capture ends; the process goes on logging
+    second = io.StringIO()
+    monkeypatch.setattr("sys.stderr", second)
+    structlog.get_logger().info("after.swap")
+    logging.getLogger("feast").warning("library after swap")
+    assert [json.loads(line)["event"] for line in second.getvalue().splitlines()] == [
+        "after.swap", "library after swap"]
