@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -192,7 +193,7 @@ def stream(
         raise fail(f"{stats.failed} sends failed, first: {stats.first_error}")
 
 
-def _existing_history_files(offline_dir: Path, days: object) -> int:
+def _existing_history_files(offline_dir: Path, days: Iterable[str]) -> int:
     """How many of these days already hold a history file (the write replaces each one)."""
     from dojo.ingestion.offline_store import HISTORY_WRITER, partition_dir
 
