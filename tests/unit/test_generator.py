@@ -22,6 +22,8 @@ from dojo.ingestion.offline_store import (
     remove_writer_files,
     write_transactions,
 )
+from dojo.runtime import kafka_admin as topics_module
+from dojo.synthetic import producer as producer_module
 from dojo.synthetic.drift import NEW_CATEGORIES, DriftConfig
 from dojo.synthetic.generator import (
     FRAUD_PATTERNS,
@@ -31,6 +33,7 @@ from dojo.synthetic.generator import (
 )
 from dojo.synthetic.producer import (
     MALFORMED_KINDS,
+    StreamStats,
     encode_event,
     plan_events,
     stream_events,
@@ -341,9 +344,7 @@ def test_reading_a_missing_store_gives_an_empty_frame_with_the_schema(tmp_path: 
 # --- the CLI ---------------------------------------------------------------------------------
 
 def _run(args: list[str], home: Path, **env: str) -> object:
-    wide = {"COLUMNS": "250"}  # one line per table row, so paths are not wrapped
-    return CliRunner().invoke(generate_cli.app, args,
-                              env={"DOJO_HOME": str(home), **wide, **env})
+    return CliRunner().invoke(generate_cli.app, args, env={"DOJO_HOME": str(home), **env})
 
 
 def test_cli_history_writes_partitions_and_rerun_replaces_them(tmp_path: Path) -> None:
@@ -398,3 +399,35 @@ def test_cli_stream_names_the_broker_when_it_is_down(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert address in result.output and "Traceback" not in result.output
     assert time.monotonic() - started < 15
+
+
+class _FakeProducer:
+    def close(self, timeout: float | None = None) -> None:
+        pass
+
+
+def test_cli_stream_id_prefix_gives_the_events_customers_of_their_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lab streams under its own prefix: every id on the wire carries it, nothing else moves."""
+    sent: list[bytes] = []
+
+    def fake_stream(producer: object, events: list, **options: object) -> StreamStats:
+        now = datetime.now(UTC)
+        sent.extend(encode_event(event, now) for event in events)
+        return StreamStats(sent=len(events))
+
+    monkeypatch.setattr(producer_module, "connect_producer", lambda *a, **k: _FakeProducer())
+    monkeypatch.setattr(producer_module, "stream_events", fake_stream)
+    monkeypatch.setattr(topics_module, "ensure_topics", lambda settings: None)
+    args = ["stream", "--count", "50", "--seed", "3", "--rate", "0"]
+    plain = _run(args, tmp_path)
+    mine = _run([*args, "--id-prefix", "lab99-"], tmp_path)
+    assert plain.exit_code == 0 and mine.exit_code == 0, plain.output + mine.output
+    plain_events = [validate_transaction(raw) for raw in sent[:50]]
+    lab_events = [validate_transaction(raw) for raw in sent[50:]]
+    for before, after in zip(plain_events, lab_events, strict=True):
+        for column in generate_cli.ID_COLUMNS:
+            assert getattr(after, column) == "lab99-" + getattr(before, column)
+        assert (after.amount, after.merchant_category) == (before.amount, before.merchant_category)
+    assert _run([*args, "--id-prefix", "lab 99"], tmp_path).exit_code != 0

@@ -7,6 +7,8 @@ milliseconds; the same code against a real broker and Feast runs in tests/integr
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections import namedtuple
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -168,3 +170,44 @@ def test_two_processors_in_one_process_keep_their_own_counts(tmp_path: Path) -> 
         with pytest.raises(ConnectionError):
             proc._process(records([event(1, 0)]))
     assert second.metrics.count("dojo_stream_write_failures", sink="online") == 1
+
+
+class SlowJoinConsumer:
+    """Joins during its first poll, slower than the idle limit (as a loaded machine does),
+    then returns one event, then nothing."""
+
+    def __init__(self, processor: StreamProcessor, join_s: float, batch: dict) -> None:
+        self.processor, self.join_s, self.batches = processor, join_s, [batch]
+        self.assigned: set = set()
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict:
+        if not self.assigned:
+            time.sleep(self.join_s)
+            self.assigned = {("transactions", 0)}
+            self.processor.rebuild_state()  # what the rebalance listener does on assignment
+            return {}
+        if self.batches:
+            return self.batches.pop()
+        time.sleep(timeout_ms / 1000)
+        return {}
+
+    def assignment(self) -> set:
+        return self.assigned
+
+    def commit(self, timeout_ms: int) -> None:
+        return None
+
+    def close(self, autocommit: bool, timeout_ms: int) -> None:
+        return None
+
+
+def test_idle_exit_waits_for_the_first_batch_after_a_slow_join(processor) -> None:
+    """`dojo stream --until-idle` (labs 16 and 17) stopped with nothing read when the group join
+    took longer than the idle limit."""
+    processor.settings = processor.settings.model_copy(update={"stream_poll_timeout_ms": 50})
+    processor.consumer = SlowJoinConsumer(processor, join_s=0.6, batch=records([event(1, 0)]))
+    processor.producer.close = lambda timeout=None: None
+    processor._connect = lambda stop: True
+    processor._update_lag = lambda: None
+    totals = processor.run(threading.Event(), until_idle_s=0.3)
+    assert totals.applied == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -42,6 +44,16 @@ NewCategories = Annotated[int, typer.Option(
 ConceptDrift = Annotated[bool, typer.Option(
     "--concept-drift", help="Drift: account takeovers and high-amount fraud become ATM "
                             "cash-outs at home (P(fraud | x) changes).")]
+
+# The ids a prefix applies to: every key a feature, a label or a dedup is computed on.
+ID_COLUMNS: tuple[str, ...] = ("transaction_id", "user_id", "card_id", "device_id", "merchant_id")
+_ID_PREFIX = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def _id_prefix(value: str) -> str:
+    if not _ID_PREFIX.fullmatch(value):
+        raise typer.BadParameter("use letters, digits, '-' and '_' only")
+    return value
 
 
 def _drift(amount_shift: float, new_categories: int, concept_drift: bool,
@@ -93,11 +105,12 @@ def history(
         frame = generate_history(config)
         progress.update(task, completed=1)
         removed = remove_writer_files(settings.offline_dir) if clean else 0
+        replaced = _existing_history_files(settings.offline_dir, frame["event_date"].unique())
         partitions = frame["event_date"].nunique()
         task = progress.add_task("writing day partitions", total=partitions)
         result = write_transactions(frame, settings.offline_dir,
                                     on_partition=lambda _day, _n: progress.advance(task))
-    _print_history_summary(frame, result.path, result.partitions, removed,
+    _print_history_summary(frame, result.path, result.partitions, removed, replaced,
                            time.monotonic() - started, config)
 
 
@@ -119,6 +132,11 @@ def stream(
     amount_shift: AmountShift = 1.0,
     new_categories: NewCategories = 0,
     concept_drift: ConceptDrift = False,
+    id_prefix: Annotated[str, typer.Option(
+        callback=_id_prefix,
+        help="Put this in front of every id (transaction, user, card, device, merchant), e.g. "
+             "`lab01-`: the same events for a set of customers of their own, whose features "
+             "no other stream touches. Each lab streams under its own prefix.")] = "",
     connect_timeout_s: Annotated[float, typer.Option(
         min=0.0, help="How long to keep retrying an unreachable broker.")] = 15.0,
 ) -> None:
@@ -137,6 +155,8 @@ def stream(
     frame = generate_live(count, seed, span_s=span_s, users=users, merchants=merchants,
                           world_seed=world_seed, fraud_rate=fraud_rate,
                           drift=_drift(amount_shift, new_categories, concept_drift))
+    for column in ID_COLUMNS if id_prefix else ():
+        frame[column] = id_prefix + frame[column].astype(str)
     events = wire.plan_events(frame, malformed_fraction, seed)
     address = settings.bootstrap_servers
     try:
@@ -173,6 +193,14 @@ def stream(
         raise fail(f"{stats.failed} sends failed, first: {stats.first_error}")
 
 
+def _existing_history_files(offline_dir: Path, days: Iterable[str]) -> int:
+    """How many of these days already hold a history file (the write replaces each one)."""
+    from dojo.ingestion.offline_store import HISTORY_WRITER, partition_dir
+
+    return sum((partition_dir(offline_dir, str(day)) / f"{HISTORY_WRITER}.parquet").exists()
+               for day in days)
+
+
 def _progress() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                     MofNCompleteColumn(), console=console)
@@ -191,7 +219,8 @@ def _describe_drift(drift: DriftConfig) -> str:
 
 
 def _print_history_summary(frame: pd.DataFrame, path: Path, partitions: tuple[str, ...],
-                           removed: int, seconds: float, config: HistoryConfig) -> None:
+                           removed: int, replaced: int, seconds: float,
+                           config: HistoryConfig) -> None:
     table = Table(title="history written", show_header=False)
     table.add_row("rows", f"{len(frame):,}")
     patterns = frame["fraud_pattern"].value_counts().to_dict()
@@ -204,6 +233,8 @@ def _print_history_summary(frame: pd.DataFrame, path: Path, partitions: tuple[st
     table.add_row("drift", _describe_drift(config.drift))
     if removed:
         table.add_row("removed first", f"{removed} earlier history files (--clean)")
+    if replaced:
+        table.add_row("replaced", f"{replaced} earlier history files of the same days")
     table.add_row("took", f"{seconds:.1f} s")
     console.print(table)
     console.print(

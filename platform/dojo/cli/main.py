@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
+import typer.rich_utils
 
 from dojo.cli import stack
+from dojo.cli.common import output_width
 from dojo.settings import TELEMETRY_OFF
+
+# Help screens follow the width rule of every other output (see dojo.cli.common).
+typer.rich_utils.MAX_WIDTH = output_width(sys.stdout)
 
 app = typer.Typer(
     name="dojo",

@@ -99,6 +99,7 @@ class StreamProcessor:
         self.producer: KafkaProducer | None = None
         self.totals = BatchOutcome()
         self._failures = 0
+        self._assigned_at = 0.0  # when partitions were last (re)assigned and state rebuilt
 
     # --- lifecycle -------------------------------------------------------------------------
     def run(self, stop: threading.Event, *, until_idle_s: float | None = None) -> BatchOutcome:
@@ -137,9 +138,13 @@ class StreamProcessor:
                         log.info("stream.broker_back", after_attempts=outage)
                         outage = 0
                     self._update_lag()
+                    # Idle time counts from the later of the last batch and the last
+                    # assignment: a join (half the session timeout) plus the state rebuild can
+                    # outlast `until_idle_s` inside one poll, and must not count as quiet.
+                    quiet_since = max(idle_since, self._assigned_at)
                     if not self.consumer.assignment():  # still joining: not idle yet
                         idle_since = time.monotonic()
-                    elif until_idle_s is not None and time.monotonic() - idle_since > until_idle_s:
+                    elif until_idle_s is not None and time.monotonic() - quiet_since > until_idle_s:
                         log.info("stream.idle_exit", idle_s=until_idle_s)
                         break
                     continue
@@ -198,6 +203,7 @@ class StreamProcessor:
         log.info("stream.state_rebuilt", users=len(self.state.users),
                  buffered_events=self.state.buffered_events,
                  seconds=round(time.perf_counter() - started, 3))
+        self._assigned_at = time.monotonic()
 
     # --- one batch -------------------------------------------------------------------------
     def _handle(self, records: dict, stop: threading.Event) -> None:
