@@ -110,6 +110,9 @@ class MemoryFeatures:
     def unavailable(self) -> str | None:
         return "online store (memory) read failed: ConnectionError" if self.down else None
 
+    def warm_up(self) -> None:
+        return None
+
 
 def transaction(i: int = 0, amount: float = 42.0, user: str | None = None,
                 **changes: Any) -> dict[str, Any]:
@@ -126,3 +129,41 @@ def transaction(i: int = 0, amount: float = 42.0, user: str | None = None,
 
 
 assert set(spec.USER_FEATURES) <= set(SERVICE_FEATURES)
+
+
+# ---------------------------------------------------------------------- real-component helpers
+def register_versions(tracking_uri: str, name: str, flips: tuple[bool, ...] = (False, True),
+                      threshold: float = 0.5) -> list[str]:
+    """Log and register one tiny model per entry (skops, as training does); return versions."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from dojo.training.model_logging import log_sklearn_model
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
+    experiment = client.create_experiment(f"{name}-runs")
+    versions = []
+    for flip in flips:
+        with mlflow.start_run(experiment_id=experiment):
+            mlflow.log_metric("threshold", threshold)
+            uri = log_sklearn_model(tiny_pipeline(flip), example_frame())
+        versions.append(str(mlflow.register_model(uri, name).version))
+    return versions
+
+
+def push_user_features(settings: Any, user_id: str, age_s: float = 60.0) -> None:
+    """Write one user's online row through Feast's push source, as `dojo stream` does."""
+    from feast.data_source import PushMode
+
+    from dojo.features.store import apply_definitions, quiet_feast_warnings
+
+    quiet_feast_warnings()
+    store = apply_definitions(settings)
+    stamp = pd.Timestamp(datetime.now(UTC) - timedelta(seconds=age_s))
+    row = {spec.USER_ENTITY_KEY: user_id, spec.TIMESTAMP_COLUMN: stamp,
+           spec.CREATED_COLUMN: pd.Timestamp(datetime.now(UTC))}
+    row.update({name: 1 for name in spec.USER_COUNT_FEATURES})
+    row.update({name: 20.0 for name in spec.USER_FLOAT_FEATURES})
+    store.push(spec.USER_PUSH_SOURCE, pd.DataFrame([row]), to=PushMode.ONLINE)

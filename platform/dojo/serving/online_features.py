@@ -37,6 +37,7 @@ class Fetched:
 class FeatureSource(Protocol):
     def fetch(self, transactions: list[Transaction]) -> Fetched: ...
     def unavailable(self) -> str | None: ...
+    def warm_up(self) -> None: ...
 
 
 class OnlineFeatures:
@@ -82,11 +83,17 @@ class OnlineFeatures:
             user_ts=[float(s) if s else None for s in stamps],
         )
 
+    def warm_up(self) -> None:
+        """Open the store and read once (importing Feast takes seconds), off the request path."""
+        threading.Thread(target=self.unavailable, name="feast-warm-up", daemon=True).start()
+
     def unavailable(self) -> str | None:
         """None when a read works, else why; cached for a second so /ready stays cheap."""
         checked, reason = self._probe
         if time.monotonic() - checked < 1.0:
             return reason
+        if self._service is None and self._lock.locked():
+            return "the online store is being opened"
         probe = Transaction.model_construct(user_id="__ready__", merchant_id="__ready__",
                                             amount=1.0)
         try:

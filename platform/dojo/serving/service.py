@@ -53,6 +53,7 @@ class ModelService:
     async def start(self) -> None:
         if self.prediction_log is not None:
             self.prediction_log.start()
+        self.features.warm_up()
         self.watcher.start()
         await self.batcher.start()
 
