@@ -88,6 +88,11 @@ def load_version(tracking_uri: str, name: str, version: str,
     from mlflow.models import Model
 
     started = time.perf_counter()
+    # The `models:/` artifact repository builds its own client from the process-wide URIs,
+    # whatever `download_artifacts(tracking_uri=...)` says; unset, MLflow 3 falls back to a
+    # local SQLite store (which needs the server's packages, absent from the image).
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     found = client.get_model_version(name, version)
     threshold = default_threshold

@@ -53,11 +53,19 @@ class OnlineFeatures:
     def _open(self) -> tuple[Any, Any]:
         with self._lock:
             if self._service is None:
-                from dojo.features.store import open_store, quiet_feast_warnings
+                from feast import FeatureStore
+
+                from dojo.features.store import quiet_feast_warnings, repo_config
 
                 quiet_feast_warnings()
                 try:
-                    store = open_store(self.settings)
+                    spec.feast_dir(self.settings).mkdir(parents=True, exist_ok=True)
+                    # Online reads never touch the offline store, but Feast builds its config
+                    # anyway: the server names Feast's default (Dask) so that its image needs
+                    # neither DuckDB nor Ibis, which the training side's store uses.
+                    store = FeatureStore(repo_path=str(self.settings.feature_repo),
+                                         config=repo_config(self.settings,
+                                                            offline_store={"type": "dask"}))
                     self._service = store.get_feature_service(spec.FEATURE_SERVICE)
                     self._store = store
                 except Exception as error:
