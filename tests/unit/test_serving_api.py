@@ -145,6 +145,11 @@ def test_rate_limit_answers_429_with_retry_after(make_server) -> None:
     other = server.client.post("/predict", json=transaction(9), headers={"X-API-Key": "team-b"})
     assert other.status_code == 200  # a bucket per key
     assert server.metric("dojo_serving_rate_limited_requests_total") == 2
+    lowered = server.client.put("/admin/rate-limit", json={"per_s": 0, "burst": 1},
+                                headers={"Authorization": f"Bearer {TOKEN}"})
+    assert lowered.status_code == 200  # 0 = off: the refused key is served again
+    assert server.client.post("/predict", json=transaction(9), headers=headers).status_code \
+        == 200
 
 
 def test_admin_endpoints_need_the_token(make_server) -> None:

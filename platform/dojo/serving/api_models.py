@@ -59,6 +59,13 @@ class RoutingState(BaseModel):
     canary_share: float
 
 
+class RateLimitUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    per_s: float = Field(ge=0, le=1_000_000, description="Requests/s per API key; 0 = off.")
+    burst: int = Field(ge=1, le=1_000_000, description="Bucket capacity.")
+
+
 class Health(BaseModel):
     status: Literal["alive"]
 

@@ -158,6 +158,13 @@ def create_app(service: ModelService) -> FastAPI:
             await run_in_threadpool(service.watcher.refresh)  # load the challenger now
         return m.RoutingState(mode=update.mode, canary_share=share)
 
+    @app.put("/admin/rate-limit", response_model=m.RateLimitUpdate, responses=ADMIN_ERRORS,
+             dependencies=admin)
+    async def rate_limit(update: m.RateLimitUpdate) -> m.RateLimitUpdate:
+        """Change the per-key token bucket (until restart; DOJO_SERVING_RATE_LIMIT_* at start)."""
+        service.limiter.reconfigure(update.per_s, update.burst)
+        return update
+
     routes = {route.path for route in app.routes if hasattr(route, "path")}
     app.add_middleware(BodyLimit, max_bytes=settings.serving_max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=service.metrics, routes=routes)

@@ -26,13 +26,15 @@ class MicroBatcher(Generic[T, R]):
     """``submit`` a list of items (one request's rows); get their results in order."""
 
     def __init__(self, handler: Callable[[list[T]], list[R]], max_rows: int,
-                 metrics: ServingMetrics) -> None:
+                 metrics: ServingMetrics,
+                 thread_initializer: Callable[[], None] | None = None) -> None:
         self.handler = handler
         self.max_rows = max_rows
         self.metrics = metrics
         self._queue: asyncio.Queue[tuple[list[T], asyncio.Future[list[R]]]] | None = None
         self._worker: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring",
+                                            initializer=thread_initializer)
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()

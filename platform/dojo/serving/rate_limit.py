@@ -57,6 +57,12 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.rate > 0
 
+    def reconfigure(self, rate: float, burst: int) -> None:
+        """New limits for every key; buckets start over full (a lab lowers them at run time)."""
+        with self._lock:
+            self.rate, self.burst = rate, burst
+            self._buckets.clear()
+
     def check(self, key: str) -> Decision:
         if not self.enabled:
             return Decision(True, 0.0)

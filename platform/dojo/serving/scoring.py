@@ -30,6 +30,23 @@ log = structlog.get_logger(__name__)
 FRAUD, LEGIT = "fraud", "legit"
 
 
+def prepare_scoring_thread() -> None:
+    """Settings of the threads that call the model (both are per thread, set once).
+
+    One OpenMP thread: the event loop, the prediction log and the other processes share the
+    cores, and an oversubscribed OpenMP pool spins instead of working (measured on 2 busy
+    cores, the boosted champion: one row 8.4 -> 4.1 ms, 32 rows 6.8 -> 4.4 ms, together with
+    the next setting). No input re-validation inside scikit-learn: the request was validated
+    by pydantic and the frame is built by the server, so the finiteness and parameter checks
+    would only repeat work on every call.
+    """
+    import sklearn
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+    sklearn.set_config(assume_finite=True, skip_parameter_validation=True)
+
+
 class NotReady(RuntimeError):
     """No model is loaded yet; the message is /ready's reason."""
 
@@ -67,7 +84,8 @@ class Scorer:
         self.metrics = metrics
         self.prediction_log = prediction_log
         self.policy = policy  # replaced whole by the admin endpoint
-        self._shadow_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
+        self._shadow_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow",
+                                               initializer=prepare_scoring_thread)
         # Shadow work waiting at most this many batches; beyond, skip (and count) it.
         self._shadow_slots = BoundedSemaphore(4)
 

@@ -20,7 +20,7 @@ from dojo.serving.online_features import SERVICE_FEATURES, FeatureSource, Online
 from dojo.serving.prediction_log import PredictionLog
 from dojo.serving.rate_limit import RateLimiter
 from dojo.serving.routing import RoutingPolicy
-from dojo.serving.scoring import Row, Scored, Scorer
+from dojo.serving.scoring import Row, Scored, Scorer, prepare_scoring_thread
 from dojo.settings import Settings
 
 
@@ -46,7 +46,8 @@ class ModelService:
         self.scorer = Scorer(self.watcher, self.features, self.metrics, self.prediction_log,
                              policy)
         self.batcher: MicroBatcher[Row, Scored] = MicroBatcher(
-            self.scorer.score, settings.serving_micro_batch_max, self.metrics)
+            self.scorer.score, settings.serving_micro_batch_max, self.metrics,
+            thread_initializer=prepare_scoring_thread)
         self.limiter = RateLimiter(settings.serving_rate_limit_per_s,
                                    settings.serving_rate_limit_burst)
 
