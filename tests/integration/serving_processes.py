@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from dojo.ops.ports import free_port
+from dojo.runtime.ports import free_port
 
 
 def wait_for(condition: Callable[[], bool], deadline_s: float, what: str) -> None:

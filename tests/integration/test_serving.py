@@ -24,9 +24,9 @@ from mlflow import MlflowClient
 from serving_processes import ServerProcess, wait_for
 from test_stream_outage import Proxy
 
-from dojo.ingestion.events import PREDICTIONS_TOPIC
-from dojo.ops.broker_binary import broker_binary
-from dojo.ops.ports import free_port, port_answers
+from dojo.contracts import PREDICTIONS_TOPIC
+from dojo.runtime.broker_binary import broker_binary
+from dojo.runtime.ports import free_port, port_answers
 from dojo.settings import Settings
 from serving_support import push_user_features, register_versions, transaction
 

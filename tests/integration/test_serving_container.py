@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 from serving_processes import wait_for
 
 from dojo.features.spec import feast_dir
-from dojo.ops.ports import free_port
+from dojo.runtime.ports import free_port
 from dojo.settings import REPO_ROOT, Settings
 from serving_support import push_user_features, register_versions, transaction
 

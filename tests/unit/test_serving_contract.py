@@ -19,7 +19,7 @@ import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from dojo.ops.ports import free_port
+from dojo.runtime.ports import free_port
 from dojo.serving.app import create_app
 from dojo.serving.service import ModelService
 from dojo.settings import load_settings
