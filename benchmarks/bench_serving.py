@@ -35,16 +35,16 @@ import pandas as pd
 import psutil
 
 from _report import report
+from dojo.contracts import Transaction
 from dojo.features.batch import build_feature_tables, materialize
 from dojo.features.store import apply_definitions, quiet_feast_warnings
 from dojo.ingestion import offline_store
-from dojo.contracts import Transaction
-from dojo.synthetic.generator import generate_history
 from dojo.runtime.ports import free_port
 from dojo.runtime.sandbox import EnvPatch, sandbox_env
 from dojo.runtime.stack import Stack
 from dojo.serving.online_features import SERVICE_FEATURES, OnlineFeatures
 from dojo.settings import load_settings
+from dojo.synthetic.generator import generate_history
 from dojo.training.models import BOOSTED, build_candidates
 
 RUN_S = 10

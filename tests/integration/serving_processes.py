@@ -5,21 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from dojo.runtime.ports import free_port
+from dojo.runtime.waiting import wait_until
 
 
 def wait_for(condition: Callable[[], bool], deadline_s: float, what: str) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {deadline_s:.0f} s")
-        time.sleep(0.1)  # polling interval, bounded by the deadline above
+    """Poll ``condition`` until it holds (dojo.runtime.waiting), else fail naming ``what``."""
+    if not wait_until(condition, deadline_s, first_pause_s=0.05, max_pause_s=0.5).ok:
+        raise AssertionError(f"{what}: not within {deadline_s:.0f} s")
 
 
 class ServerProcess:

@@ -26,12 +26,12 @@ from test_stream_outage import Proxy
 
 from dojo.contracts import PREDICTIONS_TOPIC
 from dojo.runtime.broker_binary import broker_binary
+from dojo.runtime.launch import broker_command
 from dojo.runtime.ports import free_port, port_answers
 from dojo.settings import Settings
 from serving_support import push_user_features, register_versions, transaction
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow,
-              pytest.mark.filterwarnings("ignore::RuntimeWarning")]
+pytestmark = [pytest.mark.filterwarnings("ignore::RuntimeWarning")]
 
 FAST = {"DOJO_SERVING_ALIAS_POLL_S": "0.2", "DOJO_SERVING_REGISTRY_RETRY_S": "0.2"}
 
@@ -210,10 +210,8 @@ def test_online_store_down_means_degraded_and_not_ready(
 def own_broker(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A broker of this test's own, so killing it leaves the session stack alone."""
     port = free_port()
-    proc = subprocess.Popen(
-        [str(broker_binary(tmp_path)), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
-         "--advertised-listener-url", f"tcp://127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(broker_command(broker_binary(tmp_path), "127.0.0.1", port),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: port_answers("127.0.0.1", port), 20, "broker")
         admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}", request_timeout_ms=10_000)

@@ -24,8 +24,6 @@ from dojo.runtime.ports import free_port
 from dojo.settings import REPO_ROOT, Settings
 from serving_support import push_user_features, register_versions, transaction
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
 IMAGE = "dojo-serving:test"
 
 

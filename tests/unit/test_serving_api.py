@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from dojo.runtime.waiting import wait_until
 from dojo.serving.app import create_app
 from dojo.serving.service import ModelService
 from dojo.settings import Settings, load_settings
@@ -23,10 +24,8 @@ KNOWN_USER = "u0000001"
 
 
 def wait_for(condition: Callable[[], bool], deadline_s: float = 10.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        time.sleep(0.02)  # polling interval, bounded by the deadline above
+    assert wait_until(condition, deadline_s, first_pause_s=0.02, max_pause_s=0.2).ok, \
+        "condition not met before the deadline"
 
 
 def settings_for(tmp_path: Path, **overrides: object) -> Settings:

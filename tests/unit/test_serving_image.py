@@ -1,39 +1,16 @@
-"""The model-server image's inputs, checked without building it: the Dockerfile lints, the
-image installs exactly the locked versions, compose is valid, and no Docker means exit 3."""
+"""The model-server image's inputs, checked without building it: the Dockerfile's shape, the
+image installs exactly the locked versions, compose is pinned and health-gated."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 import tomllib
-from pathlib import Path
 
-import pytest
 import yaml
 
 from dojo.settings import REPO_ROOT
 
 DOCKER_DIR = REPO_ROOT / "docker"
-IN_CI = os.environ.get("CI") == "true"
-
-
-def tool(name: str) -> str:
-    """A tool the test needs: skipped on a laptop without it, a failure in CI."""
-    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
-    if found is None:
-        if IN_CI:
-            pytest.fail(f"{name} is missing in CI (.ci/run installs it)")
-        pytest.skip(f"{name} is not installed")
-    return found
-
-
-def test_dockerfile_passes_hadolint() -> None:
-    result = subprocess.run([tool("hadolint"), str(DOCKER_DIR / "serving.Dockerfile")],
-                            capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_dockerfile_runs_as_non_root_with_a_healthcheck() -> None:
@@ -67,10 +44,7 @@ def test_image_requirements_are_the_locked_versions_and_only_serving_packages() 
         assert needed in pins
 
 
-def test_compose_is_valid_pinned_and_health_gated() -> None:
-    result = subprocess.run([tool("docker-compose"), "-f", str(DOCKER_DIR / "compose.yaml"),
-                             "config", "-q"], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
+def test_compose_is_pinned_and_health_gated() -> None:
     compose = yaml.safe_load((DOCKER_DIR / "compose.yaml").read_text())
     services = compose["services"]
     assert {"kafka", "redis", "postgres", "mlflow", "airflow", "prometheus", "alertmanager",
@@ -85,13 +59,3 @@ def test_compose_is_valid_pinned_and_health_gated() -> None:
     assert "KRaft" in (DOCKER_DIR / "compose.yaml").read_text()
     dashboards = list((DOCKER_DIR / "compose" / "grafana" / "dashboards").glob("*.json"))
     assert dashboards and "dojo_serving_request_duration_seconds" in dashboards[0].read_text()
-
-
-@pytest.mark.parametrize("script", ["docker-engine.sh", "build-image.sh"])
-def test_without_docker_the_docker_targets_exit_3_with_one_line(script: str) -> None:
-    result = subprocess.run(
-        [str(REPO_ROOT / "platform" / "scripts" / script)], capture_output=True, text=True,
-        env={**os.environ, "DOJO_DOCKER": "/nonexistent/docker"}, check=False)
-    assert result.returncode == 3
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "install Docker" in lines[0], result.stderr

@@ -130,7 +130,7 @@ def build_components(settings: Settings, broker_path: Path | None) -> list[Compo
             title="Model server (FastAPI)",
             port=settings.serving_port,
             url=f"http://{host}:{settings.serving_port}",
-            command=(_venv_bin("dojo"), "serve"),
+            command=(venv_executable("dojo"), "serve"),
             # It retries the registry on its own; starting after MLflow and the broker only
             # spares its log a round of "unreachable" lines.
             after=("mlflow", "broker"),

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from dojo.runtime.ports import free_port
+from dojo.runtime.waiting import wait_until
 from dojo.serving.app import create_app
 from dojo.serving.service import ModelService
 from dojo.settings import load_settings
@@ -42,15 +43,14 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+
+    def ready() -> bool:
         try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                break
+            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
         except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "contract server not ready"
-        time.sleep(0.05)  # polling interval, bounded by the deadline above
+            return False
+
+    assert wait_until(ready, 30, first_pause_s=0.05).ok, "contract server not ready"
     yield url
     server.should_exit = True
     thread.join(timeout=15)
