@@ -65,6 +65,7 @@ class PredictionLog:
         self._thread: threading.Thread | None = None
         self._producer: Producer | None = None
         self._last_warning = 0.0
+        self.lost: dict[str, int] = {BUFFER_FULL: 0, SEND_FAILED: 0}
         self.problem: str | None = None
 
     def offer(self, records: list[dict[str, Any]]) -> int:
@@ -84,11 +85,12 @@ class PredictionLog:
 
     def _lost(self, reason: str, count: int) -> None:
         self.metrics.log_dropped.labels(reason).inc(count)
+        self.lost[reason] += count
         now = time.monotonic()
         if now - self._last_warning >= 1.0:
             self._last_warning = now
             log.warning("serving.prediction_log_loss", reason=reason, records=count,
-                        total=self.metrics.log_dropped.labels(reason)._value.get())
+                        total=self.lost[reason])
 
     # ------------------------------------------------------------------ sender thread
     def start(self) -> None:
