@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 C ?=
 PYTEST_ARGS ?= --durations=20
 
-.PHONY: help install os-deps up down status logs doctor clean test test-fast lint bench lab-% labs
+.PHONY: help install os-deps up down status logs doctor clean test test-fast lint bench image lab-% labs
 
 ##@ Help
 help: ## List every target with one line each
@@ -45,6 +45,10 @@ doctor: install ## Check every component; say what is wrong and where to look
 
 clean: down ## Stop the stack and remove all local state (.dojo/)
 	@rm -rf .dojo && echo "removed .dojo/ (all local state)"
+
+##@ Containers
+image: ## Build the model-server image (DOJO_IMAGE, default dojo-serving:local); exit 3 without Docker
+	@platform/scripts/build-image.sh
 
 ##@ Quality
 test: install os-deps ## Run every test (unit, integration, labs); slow ones included

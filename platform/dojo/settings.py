@@ -36,6 +36,7 @@ PORT_FIELDS: dict[str, str] = {
     "alertmanager": "alertmanager_port",
     "stream": "stream_metrics_port",
     "airflow": "airflow_port",
+    "model-server": "serving_port",
 }
 
 
@@ -154,6 +155,37 @@ class Settings(BaseSettings):
     progress_file: Path | None = Field(
         None, description="Where verified labs and drills are recorded (default: under home)."
     )
+
+    # --- serving (issue 11: `dojo serve`, dojo/serving/)
+    serving_port: Port = Field(8000, ge=1, le=65535, description="Model server (FastAPI).")
+    serving_admin_token: str = Field(
+        "dojo-local-admin", min_length=8,
+        description="Bearer token of /admin/*; set a secret one outside the local stack.")
+    serving_alias_poll_s: float = Field(
+        5.0, gt=0, le=3600, description="How often the server asks the registry for aliases.")
+    serving_registry_retry_s: float = Field(
+        2.0, gt=0, le=600, description="Retry interval while no model could be loaded.")
+    serving_routing: Literal["off", "shadow", "canary"] = Field(
+        "off", description="What the challenger does: nothing, shadow scoring, or canary.")
+    serving_canary_share: float = Field(
+        0.1, ge=0.0, le=1.0, description="Share of users (sticky by user_id) the canary scores.")
+    serving_default_threshold: float = Field(
+        0.5, gt=0.0, lt=1.0,
+        description="Decision threshold for a version that logged none (metric `threshold`).")
+    serving_batch_max_rows: int = Field(256, ge=1, le=10_000,
+                                        description="Rows one /predict/batch may carry.")
+    serving_max_body_bytes: int = Field(1_000_000, ge=1024, le=100_000_000,
+                                        description="Larger request bodies get a 413.")
+    # Concurrent requests are scored together: one feature read and one predict per batch.
+    serving_micro_batch_max: int = Field(64, ge=1, le=4096)
+    serving_prediction_log_buffer: int = Field(
+        10_000, ge=1, le=1_000_000, description="Predictions waiting for Kafka; more are dropped.")
+    serving_model_cache_size: int = Field(4, ge=1, le=64, description="Model versions kept.")
+    serving_model_cache_mb: float = Field(512.0, gt=0, description="Bytes bound of that cache.")
+    serving_rate_limit_per_s: float = Field(
+        500.0, ge=0, description="Requests per second per API key (0 = no limit).")
+    serving_rate_limit_burst: int = Field(1000, ge=1, description="Token-bucket capacity.")
+    # --- end of serving
 
     @field_validator("home", mode="after")
     @classmethod

@@ -62,6 +62,7 @@ from dojo.cli import (  # noqa: E402
     leakage,
     model,
     progress,
+    serve,
     train,
 )
 from dojo.cli import stream as stream_cli  # noqa: E402
@@ -77,3 +78,4 @@ app.add_typer(lab.app, name="lab")
 app.add_typer(drill.app, name="drill")
 app.command(name="interview")(interview.interview)
 app.command(name="progress")(progress.progress)
+app.command(name="serve")(serve.serve)

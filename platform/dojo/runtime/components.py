@@ -125,8 +125,18 @@ def build_components(settings: Settings, broker_path: Path | None) -> list[Compo
             scrape=f"{host}:{settings.stream_metrics_port}",
             state_dirs=(settings.home / "feast",),
         ),
-        Component(name="model-server", title="Model server (FastAPI)", port=None, url="",
-                  planned="serving issue"),
+        Component(
+            name="model-server",
+            title="Model server (FastAPI)",
+            port=settings.serving_port,
+            url=f"http://{host}:{settings.serving_port}",
+            command=(venv_executable("dojo"), "serve"),
+            # It retries the registry on its own; starting after MLflow and the broker only
+            # spares its log a round of "unreachable" lines.
+            after=("mlflow", "broker"),
+            scrape=f"{host}:{settings.serving_port}",
+            state_dirs=(settings.home / "feast",),
+        ),
         *(_airflow(settings) if settings.airflow_enabled else []),
         Component(name="drift-monitor", title="Drift monitor (Evidently)", port=None, url="",
                   planned="monitoring issue"),

@@ -132,7 +132,25 @@ def check_stream(settings: Settings) -> Health:
     return Health(True, "metrics answer")
 
 
+def check_model_server(settings: Settings) -> Health:
+    """Alive (/health) is enough to count as started: the server answers /ready with 503
+    until a champion exists, which a fresh stack does not have. The detail says which."""
+    base = f"http://{settings.host}:{settings.serving_port}"
+    health = _http(f"{base}/health")
+    if not health.ok:
+        return health
+    try:
+        ready = httpx.get(f"{base}/ready", timeout=5.0)
+        reasons = ready.json().get("reasons") or []
+    except (httpx.HTTPError, ValueError) as error:
+        return Health(True, f"alive; /ready did not answer ({type(error).__name__})")
+    if ready.status_code == 200:
+        return Health(True, f"ready, champion v{ready.json().get('model_version')}")
+    return Health(True, f"alive, not ready: {'; '.join(reasons)[:200]}")
+
+
 CHECKS = {
+    "model-server": check_model_server,
     "stream": check_stream,
     "broker": check_broker,
     "mlflow": check_mlflow,

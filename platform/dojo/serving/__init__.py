@@ -1,7 +1,6 @@
-"""Model serving (the FastAPI model server, its routing, prediction log, model cache and rate
-limiter) arrives with the serving issue.
+"""The model server: FastAPI app, model loading and routing, prediction log, LRU cache, limiter.
 
-Will own: scoring a transaction with the `champion` (and `challenger`) from the MLflow
-registry on online features. May import: settings, contracts, runtime, ingestion, features,
-and the registry side of training. Must not import monitoring, teaching or the CLI.
+Scores a transaction with the `champion` (and the `challenger` in shadow or canary mode) from
+the MLflow registry on online features. May import: settings, contracts, runtime, ingestion,
+features, and the registry side of training. Must not import monitoring, teaching or the CLI.
 """
