@@ -18,9 +18,10 @@ from typing import TextIO
 
 import structlog
 
-# Loggers of libraries that report every retry of a probe as an error; the platform reports
-# those outcomes itself, in one line that says what to do.
-NOISY = ("kafka",)
+# Library loggers held above the chosen level: kafka-python reports every retry of a probe as
+# an error (the platform reports the outcome itself, in one line that says what to do), and
+# Feast's registry logs "Registry cache expired, so refreshing" at INFO on every read.
+NOISY: dict[str, int] = {"kafka": logging.CRITICAL, "feast.infra.registry": logging.WARNING}
 
 
 FIRST_KEYS = ("timestamp", "level", "event")
@@ -96,5 +97,5 @@ def configure_logging(level: str = "INFO", stream: TextIO | CurrentStderr | None
     for logger in list(logging.root.manager.loggerDict.values()):
         if isinstance(logger, logging.Logger) and logger.handlers and logger.level < number:
             logger.setLevel(number)
-    for name in NOISY:
-        logging.getLogger(name).setLevel(max(number, logging.CRITICAL))
+    for name, floor in NOISY.items():
+        logging.getLogger(name).setLevel(max(number, floor))

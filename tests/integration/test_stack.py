@@ -41,7 +41,7 @@ def test_up_healthy_then_down_leaves_nothing(
         states = stack.up()
         built = [s for s in states if s.state != "planned"]
         assert {s.name for s in built} == {
-            "broker", "mlflow", "prometheus", "alertmanager", "stream",
+            "broker", "mlflow", "prometheus", "alertmanager", "stream", "model-server",
         }
         assert all(s.state == "healthy" for s in built), states
         # the CLI sees the same stack through the DOJO_* environment
