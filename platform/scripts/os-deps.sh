@@ -9,6 +9,7 @@ command -v promtool >/dev/null || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null \
     || missing+=(prometheus-alertmanager)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v hey >/dev/null || missing+=(hey)  # the HTTP load generator of the serving benchmark
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0

@@ -53,12 +53,15 @@ class OnlineFeatures:
     def _open(self) -> tuple[Any, Any]:
         with self._lock:
             if self._service is None:
-                from feast import FeatureStore
-
-                from dojo.features.store import quiet_feast_warnings, repo_config
-
-                quiet_feast_warnings()
                 try:
+                    # Inside the try: importing Feast already needs a writable temp directory
+                    # (it sets up Prometheus' multiprocess folder), which a read-only container
+                    # without a tmpfs lacks; that must become a reason on /ready, not a 500.
+                    from feast import FeatureStore
+
+                    from dojo.features.store import quiet_feast_warnings, repo_config
+
+                    quiet_feast_warnings()
                     spec.feast_dir(self.settings).mkdir(parents=True, exist_ok=True)
                     # Online reads never touch the offline store, but Feast builds its config
                     # anyway: the server names Feast's default (Dask) so that its image needs
@@ -109,5 +112,7 @@ class OnlineFeatures:
             reason = None
         except FeaturesUnavailable as error:
             reason = str(error)
+        except Exception as error:  # /ready must answer with a reason, whatever broke
+            reason = f"online store check failed: {type(error).__name__}: {error}"[:300]
         self._probe = (time.monotonic(), reason)
         return reason
