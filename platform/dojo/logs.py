@@ -19,9 +19,11 @@ from typing import TextIO
 import structlog
 
 # Library loggers held above the chosen level: kafka-python reports every retry of a probe as
-# an error (the platform reports the outcome itself, in one line that says what to do), and
-# Feast's registry logs "Registry cache expired, so refreshing" at INFO on every read.
-NOISY: dict[str, int] = {"kafka": logging.CRITICAL, "feast.infra.registry": logging.WARNING}
+# an error (the platform reports the outcome itself, in one line that says what to do), Feast's
+# registry logs "Registry cache expired, so refreshing" on every read, and httpx logs every
+# request at INFO (a health wait made 124 such lines in one `make up`).
+NOISY: dict[str, int] = {"kafka": logging.CRITICAL, "feast.infra.registry": logging.WARNING,
+                         "httpx": logging.WARNING, "httpcore": logging.WARNING}
 
 
 FIRST_KEYS = ("timestamp", "level", "event")

@@ -81,3 +81,13 @@ def test_logs_follow_stderr_when_it_is_replaced(monkeypatch: pytest.MonkeyPatch)
     logging.getLogger("feast").warning("library after swap")
     assert [json.loads(line)["event"] for line in second.getvalue().splitlines()] == [
         "after.swap", "library after swap"]
+
+
+def test_chatty_libraries_stay_quiet_at_info() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    logging.getLogger("httpx").info('HTTP Request: GET http://127.0.0.1:8080/ "HTTP/1.1 200 OK"')
+    logging.getLogger("feast.infra.registry.registry").info("Registry cache expired")
+    logging.getLogger("httpx").warning("a retry that matters")
+    assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == [
+        "a retry that matters"]
