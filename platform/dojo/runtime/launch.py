@@ -61,8 +61,15 @@ class LaunchError(RuntimeError):
 def standalone_broker(tmp: Path, topics: Mapping[str, int] | None = None, *,
                       port: int | None = None, advertised_port: int | None = None,
                       deadline_s: float = 20.0) -> Iterator[str]:
-    """A broker of its own on a free port (topics created), killed on exit; yields host:port."""
+    """A broker of its own on a free port (topics created), killed on exit; yields host:port.
+
+    With ``advertised_port`` (a proxy in front of the broker), clients are sent to the proxy,
+    which is not up yet here: the caller creates its topics once the proxy is.
+    """
     from kafka.admin import KafkaAdminClient, NewTopic
+
+    if topics and advertised_port is not None:
+        raise ValueError("create topics through the proxy once it is up, not here")
 
     port = port or free_port()
     log_path = tmp / "broker.log"
@@ -77,7 +84,7 @@ def standalone_broker(tmp: Path, topics: Mapping[str, int] | None = None, *,
             raise LaunchError(f"broker did not open port {port} within {deadline_s:g} s "
                               f"(exit code {proc.poll()}); log: {log_path}")
         address = f"127.0.0.1:{advertised_port or port}"
-        if topics and advertised_port is None:
+        if topics:
             admin = KafkaAdminClient(bootstrap_servers=address, request_timeout_ms=10_000)
             try:
                 admin.create_topics([NewTopic(name, n, 1) for name, n in topics.items()])
