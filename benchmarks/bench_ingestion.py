@@ -97,7 +97,8 @@ def main() -> None:
             build_feature_tables(settings)
             materialize(apply_definitions(settings))
             produce(address)
-            baseline_s = empty_loop(address, settings.stream_batch_size)
+            baseline_s = empty_loop(address, max(settings.stream_batch_size,
+                                                      settings.stream_batch_max))
             wall_s, batches, buffered = processor_run(settings)
     rate, base_rate = EVENTS / wall_s, EVENTS / baseline_s
     batches.sort()

@@ -95,7 +95,14 @@ class Settings(BaseSettings):
     stream_group_id: str = Field("dojo-stream-processor", min_length=1)
     # One batch = one online push, one offline file and one offset commit: bigger batches
     # amortise the writes, smaller ones cut the time an event waits before it is servable.
+    # The first batch's size, and the smallest a batch is cut to.
     stream_batch_size: int = Field(500, ge=1, le=100_000)
+    # Adaptive batches (dojo.features.batch_sizing): under a backlog a batch grows up to
+    # DOJO_STREAM_BATCH_MAX events, as long as one batch takes at most
+    # DOJO_STREAM_BATCH_BUDGET_MS (the bound on the time an event waits for its batch).
+    # DOJO_STREAM_BATCH_MAX <= DOJO_STREAM_BATCH_SIZE turns it off (fixed-size batches).
+    stream_batch_max: int = Field(5000, ge=1, le=100_000)
+    stream_batch_budget_ms: int = Field(1000, ge=10, le=60_000)
     stream_poll_timeout_ms: int = Field(500, ge=10, le=60_000)
     # Event-time lateness a user's windows still accept; later events go to the DLQ as "late".
     stream_allowed_lateness_s: float = Field(600.0, ge=0)

@@ -252,6 +252,7 @@ def test_killed_and_restarted_processor_ends_where_an_uninterrupted_one_does(
     port = free_port()
     env = {**os.environ, "DOJO_HOME": str(settings_b.home), "DOJO_KAFKA_BOOTSTRAP": broker,
            "DOJO_STREAM_GROUP_ID": "run-b", "DOJO_STREAM_BATCH_SIZE": "50",
+           "DOJO_STREAM_BATCH_MAX": "50",  # fixed batches: several files before the kill
            "DOJO_STREAM_ALLOWED_LATENESS_S": str(LATENESS_S), "DOJO_STREAM_METRICS_PORT": str(port)}
     command = [sys.executable, "-m", "dojo.cli.stream"]
     stream_files = settings_b.offline_dir / "transactions"

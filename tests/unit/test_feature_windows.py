@@ -7,14 +7,14 @@ for event i, look at every earlier-or-equal event j and test the window conditio
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
 
 from dojo.contracts import Transaction
 from dojo.features.spec import NO_PREVIOUS_TXN, USER_FEATURES
-from dojo.features.state import FeatureState, Outcome
+from dojo.features.state import FeatureState, Outcome, row_of
 from dojo.features.windows import NS, compute_user_features, user_feature_rows
 
 BASE = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -169,3 +169,15 @@ def test_load_from_offline_store_resumes_with_the_same_numbers() -> None:
         restored.apply(event)
     users = {"u1", "u2", "u3"}
     pd.testing.assert_frame_equal(restored.latest_rows(users), live.latest_rows(users))
+
+
+@pytest.mark.parametrize("ts", [
+    datetime(2025, 1, 20, 12, 0, 0, 123456, tzinfo=UTC),
+    datetime(2025, 1, 20, 13, 0, 0, 1, tzinfo=timezone(timedelta(hours=2))),
+    datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+])
+def test_event_time_in_the_state_is_the_offline_stores_nanoseconds(ts: datetime) -> None:
+    txn = Transaction(transaction_id="t1", ts=ts, user_id="u1", card_id="c1", merchant_id="m1",
+                      merchant_category="grocery", amount=10.0, currency="EUR", country="DE",
+                      device_id="d1", channel="pos")
+    assert row_of(txn)[0] == pd.Timestamp(ts).tz_convert("UTC").value

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import pandas as pd
@@ -48,8 +49,14 @@ class UserBuffer:
         return self.rows[-1][0]
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
 def row_of(txn: Transaction) -> Row:
-    ts_ns = pd.Timestamp(txn.ts).tz_convert("UTC").value
+    # Integer arithmetic on the aware datetime (the contract requires a timezone): the same
+    # nanoseconds as pd.Timestamp(ts).value, about 15x cheaper per event on the hot path.
+    ts_ns = (txn.ts - EPOCH) // MICROSECOND * 1000
     return (ts_ns, txn.transaction_id, float(txn.amount), txn.merchant_id, txn.country,
             txn.device_id)
 

@@ -15,6 +15,7 @@ from prometheus_client import values as prometheus_values
 
 # A batch takes milliseconds when idle-small and seconds when the online store is slow.
 BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 25_000)
 
 
 def use_in_memory_values() -> None:
@@ -54,6 +55,16 @@ class StreamMetrics:
             "dojo_stream_batch_duration_seconds",
             "Poll-to-commit time of one batch (validate, DLQ, offline append, online push).",
             buckets=BATCH_BUCKETS, registry=self.registry,
+        )
+        self.batch_events = Histogram(
+            "dojo_stream_batch_events", "Events in one batch (it grows under a backlog).",
+            buckets=BATCH_SIZE_BUCKETS, registry=self.registry,
+        )
+        self.batch_limit = Gauge(
+            "dojo_stream_batch_limit_events",
+            "The next poll's max_records: adaptive between DOJO_STREAM_BATCH_SIZE and "
+            "DOJO_STREAM_BATCH_MAX, within DOJO_STREAM_BATCH_BUDGET_MS per batch.",
+            registry=self.registry,
         )
         self.freshness = Gauge(
             "dojo_stream_feature_freshness_seconds",

@@ -28,6 +28,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, Topic
 from kafka.errors import CommitFailedError, KafkaError
 
 from dojo.contracts import DLQ_TOPIC, TRANSACTIONS_TOPIC, InvalidEvent, validate_transaction
+from dojo.features.batch_sizing import AdaptiveBatchSize
 from dojo.features.spec import (
     CREATED_COLUMN,
     EVENT_COLUMNS,
@@ -94,6 +95,11 @@ class StreamProcessor:
         self.group_id = group_id or settings.stream_group_id
         self.metrics = metrics or StreamMetrics()
         self.state = FeatureState(settings.stream_allowed_lateness_s)
+        self.batch_size = AdaptiveBatchSize(
+            floor=settings.stream_batch_size, ceiling=settings.stream_batch_max,
+            budget_s=settings.stream_batch_budget_ms / 1000,
+        )
+        self.metrics.batch_limit.set(self.batch_size.size)
         self._store = store
         self.consumer: KafkaConsumer | None = None
         self.producer: KafkaProducer | None = None
@@ -119,7 +125,7 @@ class StreamProcessor:
                 try:
                     records = self.consumer.poll(
                         timeout_ms=self.settings.stream_poll_timeout_ms,
-                        max_records=self.settings.stream_batch_size,
+                        max_records=self.batch_size.size,
                     )
                 except KafkaError as error:
                     outage += 1
@@ -215,7 +221,11 @@ class StreamProcessor:
             return
         self._commit(stop)
         self._failures = 0
-        self.metrics.batch_duration.observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        self.metrics.batch_duration.observe(elapsed)
+        events = outcome.applied + outcome.duplicates + outcome.dlq
+        self.metrics.batch_events.observe(events)
+        self.metrics.batch_limit.set(self.batch_size.observe(events, elapsed))
         self._update_lag()
         self.totals.applied += outcome.applied
         self.totals.duplicates += outcome.duplicates
