@@ -163,6 +163,21 @@ class Settings(BaseSettings):
         None, description="Where verified labs and drills are recorded (default: under home)."
     )
 
+    # --- cloud mapping (lab 09, `dojo cloud plan`): a dry run; nothing here reaches a cloud
+    cloud_gcp_project: str = Field("dojo-demo", min_length=6, max_length=30,
+                                   description="GCP project id the Vertex AI plan names.")
+    cloud_gcp_region: str = Field("europe-west4", min_length=1)
+    cloud_aws_account: str = Field("123456789012", pattern=r"^\d{12}$",
+                                   description="AWS account id the SageMaker plan names.")
+    cloud_aws_region: str = Field("eu-west-1", min_length=1)
+    # The managed endpoint's autoscaling range: the same bounds as the Kubernetes HPA.
+    cloud_min_replicas: int = Field(2, ge=1, le=100)
+    cloud_max_replicas: int = Field(10, ge=1, le=1000)
+    cloud_target_rps_per_replica: float = Field(
+        100.0, gt=0,
+        description="Requests/s one replica should carry (autoscaling target); measure what one "
+                    "replica sustains within the latency SLO with `make bench` (serving.json).")
+
     # --- serving (issue 11: `dojo serve`, dojo/serving/)
     serving_port: Port = Field(8000, ge=1, le=65535, description="Model server (FastAPI).")
     serving_admin_token: str = Field(
@@ -207,6 +222,14 @@ class Settings(BaseSettings):
             if not sep or not host or not port.isdigit():
                 raise ValueError(f"expected host:port, got {server!r}")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _replica_range(self) -> Settings:
+        if self.cloud_min_replicas > self.cloud_max_replicas:
+            raise ValueError(
+                f"{env_name('cloud_min_replicas')} ({self.cloud_min_replicas}) is above "
+                f"{env_name('cloud_max_replicas')} ({self.cloud_max_replicas})")
+        return self
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> Settings:

@@ -53,6 +53,7 @@ app.command()(stack.topics)
 
 # [sub-apps] other stages register their command groups below, one line each
 from dojo.cli import (  # noqa: E402
+    cloud,
     drill,
     experiment,
     features,
@@ -78,4 +79,5 @@ app.add_typer(lab.app, name="lab")
 app.add_typer(drill.app, name="drill")
 app.command(name="interview")(interview.interview)
 app.command(name="progress")(progress.progress)
+app.add_typer(cloud.app, name="cloud")
 app.command(name="serve")(serve.serve)
