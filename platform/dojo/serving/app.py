@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -33,6 +34,8 @@ from dojo.serving.routing import RoutingPolicy
 from dojo.serving.scoring import NotReady
 from dojo.serving.service import ModelService
 from dojo.training.registry import CHALLENGER, CHAMPION
+
+_log = structlog.get_logger(__name__)
 
 
 def _errors(*codes: int) -> dict[int | str, dict]:
@@ -154,6 +157,7 @@ def create_app(service: ModelService) -> FastAPI:
         current = service.scorer.policy
         share = current.canary_share if update.canary_share is None else update.canary_share
         service.set_routing(RoutingPolicy(update.mode, share))
+        _log.warning("serving.routing_changed", mode=update.mode, canary_share=share)
         if update.mode != "off":
             await run_in_threadpool(service.watcher.refresh)  # load the challenger now
         return m.RoutingState(mode=update.mode, canary_share=share)
@@ -162,7 +166,11 @@ def create_app(service: ModelService) -> FastAPI:
              dependencies=admin)
     async def rate_limit(update: m.RateLimitUpdate) -> m.RateLimitUpdate:
         """Change the per-key token bucket (until restart; DOJO_SERVING_RATE_LIMIT_* at start)."""
+        before = (service.limiter.rate, service.limiter.burst)
         service.limiter.reconfigure(update.per_s, update.burst)
+        # An admin change is a deploy without a pipeline: leave a trace of it in the log.
+        _log.warning("serving.rate_limit_changed", per_s=update.per_s, burst=update.burst,
+                     was_per_s=before[0], was_burst=before[1])
         return update
 
     routes = {route.path for route in app.routes if hasattr(route, "path")}
