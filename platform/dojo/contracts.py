@@ -85,8 +85,12 @@ def validate_transaction(raw: bytes | str | dict) -> Transaction:
             return Transaction.model_validate(raw)
         return Transaction.model_validate_json(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "event"
-        kind = first["type"]
-        reason = f"{where}: {first['msg']}" if kind != "json_invalid" else "not valid JSON"
-        raise InvalidEvent(reason) from None
+        problems = error.errors()
+        if problems[0]["type"] == "json_invalid":
+            raise InvalidEvent("not valid JSON") from None
+        # The first problem leads (the DLQ metric's label is its field); the next ones follow,
+        # because a renamed field shows up as two: the old name missing, the new one unknown.
+        parts = [f"{'.'.join(str(p) for p in item['loc']) or 'event'}: {item['msg']}"
+                 for item in problems[:3]]
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise InvalidEvent("; ".join(parts) + more) from None

@@ -137,6 +137,20 @@ def test_reason_labels_are_bounded() -> None:
     assert reason_label("late event: 900s behind") == "late_event"
 
 
+def test_a_renamed_field_is_named_twice_in_the_reason() -> None:
+    from dojo.contracts import InvalidEvent, validate_transaction
+    from dojo.teaching.drills._legacy_pos import legacy_event
+
+    _, value = legacy_event(3, defect="renamed")
+    with pytest.raises(InvalidEvent) as caught:
+        validate_transaction(value)
+    reason = caught.value.reason
+    assert reason == "amount: Field required; amount_eur: Extra inputs are not permitted"
+    assert reason_label(reason) == "amount"
+    with pytest.raises(InvalidEvent, match=r"^transaction_id: .*\(and \d+ more\)$"):
+        validate_transaction(b"{}")
+
+
 def test_merchant_features_only_use_labels_that_had_arrived() -> None:
     t0 = pd.Timestamp("2026-01-01", tz="UTC")
     labels = pd.DataFrame({

@@ -1,9 +1,14 @@
-"""A misbehaving upstream for the `poison-messages` drill: a legacy card-terminal gateway.
+"""A misbehaving upstream for the drills: a legacy card-terminal gateway with one defect.
 
 It sends card transactions to `transactions` a few times a second, like the generator, except
-that it formats the amount the way its terminals print it ("12,50"): a string with a decimal
-comma. The stream processor rejects every one of them with a reason naming the field. Run as
-`python -m dojo.teaching.drills._legacy_pos --bootstrap HOST:PORT`; it runs until killed.
+for its defect (`--defect`):
+- `comma` (the `poison-messages` drill): it formats the amount the way its terminals print it
+  ("12,50"), a string with a decimal comma;
+- `renamed` (the `schema-renamed-field` drill): its new release renamed `amount` to
+  `amount_eur`, the kind of "harmless" rename an upstream team ships without telling anyone.
+The stream processor rejects every one of them with a reason naming the field. Run as
+`python -m dojo.teaching.drills._legacy_pos --bootstrap HOST:PORT [--defect renamed]`; it runs
+until killed.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from kafka import KafkaProducer
 
 from dojo.contracts import TRANSACTIONS_TOPIC
 
+DEFECTS = ("comma", "renamed")
 
-def legacy_event(number: int) -> tuple[bytes, bytes]:
+
+def legacy_event(number: int, defect: str = "comma") -> tuple[bytes, bytes]:
     """(key, value) of the gateway's n-th event: valid in every field but the amount."""
     user = f"u-pos-{number % 7:04d}"
     cents = 250 + (number * 137) % 9000
@@ -31,6 +38,9 @@ def legacy_event(number: int) -> tuple[bytes, bytes]:
         "currency": "EUR", "country": "DE", "device_id": "pos-legacy-terminal-01",
         "channel": "pos",
     }
+    if defect == "renamed":
+        del event["amount"]
+        event["amount_eur"] = cents / 100
     return user.encode(), json.dumps(event).encode()
 
 
@@ -38,6 +48,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", required=True, help="host:port of the Kafka broker")
     parser.add_argument("--rate", type=float, default=4.0, help="events per second")
+    parser.add_argument("--defect", choices=DEFECTS, default="comma",
+                        help="what is wrong with its events")
     args = parser.parse_args()
     running = True
 
@@ -52,7 +64,7 @@ def main() -> None:
     number = 0
     started = time.monotonic()
     while running:
-        key, value = legacy_event(number)
+        key, value = legacy_event(number, args.defect)
         producer.send(TRANSACTIONS_TOPIC, key=key, value=value)
         number += 1
         time.sleep(max(0.0, started + number / args.rate - time.monotonic()))  # steady rate

@@ -46,10 +46,11 @@ class PoisonMessages(Drill):
     )
     runbook = "labs/drills/poison-messages.md"
     fix_commands = ("pgrep -af legacy_pos", "kill <PID>")
+    defect = "comma"  # the gateway's defect (dojo.teaching.drills._legacy_pos)
 
     # --- the misbehaving producer ------------------------------------------------------
     def _pid_file(self, ctx: DrillContext) -> Path:
-        return ctx.state_dir / "poison-messages.pid"
+        return ctx.state_dir / f"{self.name}.pid"
 
     def _is_ours(self, pid: int, ctx: DrillContext) -> bool:
         """The pid is still this stack's gateway (pids are reused; never kill a stranger)."""
@@ -64,11 +65,11 @@ class PoisonMessages(Drill):
         if not ready.ok:
             raise DrillError(f"the stream is not healthy before the drill: {ready.detail}")
         ctx.state_dir.mkdir(parents=True, exist_ok=True)
-        log = (ctx.state_dir / "poison-messages.log").open("ab")
+        log = (ctx.state_dir / f"{self.name}.log").open("ab")
         started = time.time()
         gateway = subprocess.Popen(  # detached: it outlives this command, like a real upstream
             [sys.executable, "-m", MODULE, "--bootstrap", ctx.settings.bootstrap_servers,
-             "--rate", str(RATE)],
+             "--rate", str(RATE), "--defect", self.defect],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )
         log.close()
@@ -77,7 +78,7 @@ class PoisonMessages(Drill):
         def dlq_grows() -> Check:
             if gateway.poll() is not None:
                 raise DrillError("the legacy gateway exited at once; see "
-                                 f"{ctx.state_dir}/poison-messages.log")
+                                 f"{ctx.state_dir}/{self.name}.log")
             return self._dlq_growing_since(ctx, started)
 
         ctx.wait_for(dlq_grows, deadline_s=30, what="the DLQ to grow")
