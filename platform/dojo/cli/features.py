@@ -133,6 +133,36 @@ def freshness() -> None:
     console.print(table)
 
 
+@app.command()
+def parity(
+    sample: Annotated[int, typer.Option(
+        "--sample", min=1, max=10_000, help="How many of the most recently active users.")] = 200,
+) -> None:
+    """Online rows vs features recomputed from the offline store, for recently active users."""
+    _quiet_feast()
+    from dojo.features.parity import online_vs_offline
+    from dojo.features.store import open_store
+
+    settings = settings_or_exit()
+    result = online_vs_offline(settings, open_store(settings), sample=sample)
+    if result.mismatches:
+        table = Table(title="online differs from offline (first 10)")
+        for column in ("user", "feature", "online", "recomputed"):
+            table.add_column(column)
+        for item in result.mismatches[:10]:
+            table.add_row(item.user_id, item.feature, f"{item.online:g}", f"{item.offline:g}")
+        console.print(table)
+        raise fail(f"training/serving skew: {len(result.differing_users)} of {result.compared} "
+                   "users differ (features recomputed from the offline store with the shared "
+                   "transform). Look for another writer of the online store.")
+    if not result.compared:
+        raise fail(f"nothing to compare: none of the {result.skipped} most recently active users "
+                   "has an online row at its newest event (is `dojo stream` running?)")
+    console.print(f"online equals offline for {result.compared} recently active users "
+                  f"({result.skipped} skipped: no online row yet, or one newer than the offline "
+                  "store). Next: `dojo features freshness`.")
+
+
 def _stamp(value: object) -> str:
     return "-" if value is None else f"{value:%m-%d %H:%M:%S}"
 
