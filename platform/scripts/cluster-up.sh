@@ -61,8 +61,8 @@ else
     if minikube status -p "$NAME" >/dev/null 2>&1; then
         echo "==> minikube profile '$NAME' is running"
     else
-        echo "==> starting minikube profile '$NAME' (4 CPUs, 8 GiB, Calico for NetworkPolicies)"
-        minikube start -p "$NAME" --cpus 4 --memory 8g --cni calico --kubernetes-version v1.32.2
+        echo "==> starting minikube profile '$NAME' (6 CPUs, 10 GiB, Calico for NetworkPolicies)"
+        minikube start -p "$NAME" --cpus 6 --memory 10g --cni calico --kubernetes-version v1.32.2
     fi
 fi
 kc() { kubectl --context "$CONTEXT" "$@"; }
