@@ -319,3 +319,29 @@ def test_each_drill_breaks_exactly_what_it_names() -> None:
                            ("PodDisruptionBudget", "model-server")}, (drill, changed)
         spec = _model_server(f"drills/{drill}")
         assert spec["initContainers"] == healthy["initContainers"], drill
+
+
+# ------------------------------------------------------------------ documented footprint
+def _cpu(value: str) -> float:
+    return float(value[:-1]) / 1000 if str(value).endswith("m") else float(value)
+
+
+def _mib(value: str) -> float:
+    return float(value[:-2]) * (1024 if value.endswith("Gi") else 1)
+
+
+def test_the_documented_laptop_footprint_is_what_the_overlay_requests() -> None:
+    """k8s/README.md states the requests of the laptop overlays; they must stay true."""
+    cpu = mib = 0.0
+    for obj in render("overlays/kind"):
+        if obj["kind"] not in {"Deployment", "StatefulSet"}:
+            continue
+        replicas = obj["spec"].get("replicas")
+        if replicas is None:  # the HPA owns it: count its minimum
+            replicas = find(render("overlays/kind"), "HorizontalPodAutoscaler",
+                            obj["metadata"]["name"])["spec"]["minReplicas"]
+        for container in obj["spec"]["template"]["spec"]["containers"]:
+            cpu += replicas * _cpu(container["resources"]["requests"]["cpu"])
+            mib += replicas * _mib(container["resources"]["requests"]["memory"])
+    readme = (REPO_ROOT / "k8s" / "README.md").read_text()
+    assert f"**{cpu:.2f} CPUs and {mib / 1024:.1f} GiB**" in readme
