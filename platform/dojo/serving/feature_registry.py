@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import sys
 
-from dojo.settings import SettingsError, load_settings
+from dojo.serving.__main__ import settings_or_report
 
 
 def main() -> int:
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        print(f"error: {error}", file=sys.stderr)
+    settings = settings_or_report()
+    if settings is None:
         return 2
     from feast import FeatureStore
 
