@@ -163,6 +163,26 @@ def test_every_dojo_variable_is_a_setting() -> None:
     assert dojo - fields == set(), "not settings (see platform/dojo/settings.py)"
 
 
+def test_airflow_runs_the_executor_and_auth_of_the_platform() -> None:
+    """Airflow on Kubernetes: the KubernetesExecutor, the stack's auth manager, and a metadata
+    database URL whose password is the one Postgres was given."""
+    from dojo.runtime.airflow import SIMPLE_AUTH_MANAGER
+
+    objects = render("infra")
+    env = find(objects, "ConfigMap", "airflow-env")["data"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "KubernetesExecutor"
+    assert env["AIRFLOW__CORE__AUTH_MANAGER"] == SIMPLE_AUTH_MANAGER
+    assert env["AIRFLOW__KUBERNETES_EXECUTOR__WORKER_CONTAINER_TAG"] == VERSION
+    secrets = find(objects, "Secret", "airflow-secrets")["stringData"]
+    password = find(render("base"), "Secret", "dojo-secrets")["stringData"]["POSTGRES_PASSWORD"]
+    assert f"dojo:{password}@postgres:5432/airflow" in \
+        secrets["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    extra = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["kubernetes"]
+    assert any(p.startswith("apache-airflow-providers-cncf-kubernetes==") for p in extra)
+    assert "--extra kubernetes" in (REPO_ROOT / "docker/platform.Dockerfile").read_text()
+
+
 def test_topics_job_creates_the_planned_topics() -> None:
     job = find(render("infra"), "Job", "kafka-topics")
     script = job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
