@@ -8,9 +8,11 @@ PY := $(VENV)/bin/python
 DOJO := $(VENV)/bin/dojo
 STAMP := $(VENV)/.installed
 C ?=
+CLUSTER ?=
 PYTEST_ARGS ?= --durations=20
 
-.PHONY: help install os-deps up down status logs doctor clean test test-fast lint bench image lab-% labs
+.PHONY: help install os-deps up down status logs doctor clean test test-fast lint bench image image-platform \
+	cluster-up cluster-down k8s-sync lab-% labs
 
 ##@ Help
 help: ## List every target with one line each
@@ -49,6 +51,19 @@ clean: down ## Stop the stack and remove all local state (.dojo/)
 ##@ Containers
 image: ## Build the model-server image (DOJO_IMAGE, default dojo-serving:local); exit 3 without Docker
 	@platform/scripts/build-image.sh
+
+image-platform: ## Build the platform image Kubernetes runs MLflow, Airflow, the monitor on
+	@platform/scripts/build-image.sh platform
+
+##@ Kubernetes
+cluster-up: ## Platform on a local cluster: make cluster-up CLUSTER=kind|minikube (exit 3: tool missing)
+	@platform/scripts/cluster-up.sh $(CLUSTER)
+
+cluster-down: ## Delete that cluster: make cluster-down CLUSTER=kind|minikube
+	@platform/scripts/cluster-down.sh $(CLUSTER)
+
+k8s-sync: install ## Copy the alert rules and Grafana files into k8s/infra/synced (kustomize reads only there)
+	@$(PY) -m dojo.runtime.k8s_files
 
 ##@ Quality
 test: install os-deps ## Run every test (unit, integration, labs); slow ones included

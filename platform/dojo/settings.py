@@ -111,6 +111,10 @@ class Settings(BaseSettings):
 
     # --- training / Airflow (issue 4: dags/fraud_training.py, dojo train, dojo model)
     airflow_port: Port = Field(8080, ge=1, le=65535, description="Airflow API server and UI.")
+    # Where Airflow is not on this host's DOJO_HOST (compose, Kubernetes: http://airflow:8080),
+    # `dojo train` and the task processes find its API server here instead.
+    airflow_url: str = Field("", description=(
+        "Base URL of the Airflow API server; empty means http://DOJO_HOST:DOJO_AIRFLOW_PORT."))
     # Local mode uses Airflow's simple auth manager; this user is written into its password
     # file at start. Compose/Kubernetes modes set their own values through the environment.
     airflow_admin_user: str = Field("admin", min_length=1)

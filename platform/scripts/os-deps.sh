@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The OS tools the local stack runs (Debian packages): install them when missing and running as
+# The OS tools the local stack and the tests run (Debian packages): install them when missing and running as
 # root, otherwise print the exact command and fail, so nothing starts half-configured.
 set -euo pipefail
 
@@ -10,6 +10,7 @@ command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/n
     || missing+=(prometheus-alertmanager)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v hey >/dev/null || missing+=(hey)  # the HTTP load generator of the serving benchmark
+command -v shellcheck >/dev/null || missing+=(shellcheck)  # tests/k8s lints platform/scripts
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0

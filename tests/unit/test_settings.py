@@ -82,3 +82,13 @@ def test_the_dotenv_location_is_the_checkout_and_git_ignores_it() -> None:
     assert ENV_FILE == REPO_ROOT / ".env"
     ignored = (REPO_ROOT / ".gitignore").read_text().splitlines()
     assert ".env" in ignored and (REPO_ROOT / ".env.example").is_file()
+
+
+def test_airflow_url_overrides_the_local_address(tmp_path) -> None:
+    """Compose and Kubernetes reach Airflow by service name (DOJO_AIRFLOW_URL), not DOJO_HOST."""
+    from dojo.runtime.airflow import api_url
+
+    local = load_settings(home=tmp_path, host="127.0.0.1", airflow_port=8181)
+    assert api_url(local) == "http://127.0.0.1:8181"
+    cluster = load_settings(home=tmp_path, host="0.0.0.0", airflow_url="http://airflow:8080/")
+    assert api_url(cluster) == "http://airflow:8080"

@@ -81,6 +81,8 @@ def airflow_home(settings: Settings) -> Path:
 
 def api_url(settings: Settings) -> str:
     """Base URL of the Airflow API server (UI, /api/v2, /auth, /execution)."""
+    if settings.airflow_url:
+        return settings.airflow_url.rstrip("/")
     return f"http://{settings.host}:{settings.airflow_port}"
 
 

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import sys
 
-from dojo.settings import SettingsError, load_settings
+from dojo.settings import Settings, SettingsError, load_settings
+
+
+def settings_or_report() -> Settings | None:
+    """The settings, or None after printing the one line that names the bad variable."""
+    try:
+        return load_settings()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
 
 
 def main() -> int:
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        print(f"error: {error}", file=sys.stderr)
+    settings = settings_or_report()
+    if settings is None:
         return 2
     from dojo.serving.server import run
 

@@ -27,8 +27,8 @@ CLUSTER_TOOL_HINT = (
     "or minikube (https://minikube.sigs.k8s.io/docs/start/)"
 )
 CLUSTER_HINT = (
-    "needs a running Kubernetes cluster: create one (`kind create cluster` or "
-    "`minikube start`) until `kubectl cluster-info` answers"
+    "needs a running Kubernetes cluster: create one with `make cluster-up CLUSTER=kind` "
+    "(or CLUSTER=minikube) until `kubectl cluster-info` answers"
 )
 
 
