@@ -2,7 +2,9 @@
 
 Why checkov runs in uv's tool environment and not from the lock: it pins termcolor below 2.4
 and Airflow 3.3 needs 3.0 or later, so the two cannot share one environment. `uv tool run`
-installs the pinned checkov into uv's cache once (from PyPI) and reuses it afterwards.
+installs the pinned checkov into uv's cache once (from PyPI) and reuses it afterwards; every
+package of that environment is pinned in k8s/checkov-requirements.txt, so what runs is what
+was tested.
 Accepted exceptions are written next to what they excuse: per object as `checkov.io/skipN`
 annotations, and the three that hold for every object in k8s/.checkov.yaml, with reasons.
 """
@@ -20,12 +22,14 @@ from dojo.settings import REPO_ROOT
 from k8s_support import KUSTOMIZATIONS, render
 
 CHECKOV = "checkov==3.3.30"
+CHECKOV_PINS = REPO_ROOT / "k8s" / "checkov-requirements.txt"
 UV = str(Path(sys.executable).with_name("uv"))
 
 
 def run_checkov(folder: Path) -> dict:
     done = subprocess.run(
-        [UV, "tool", "run", "--from", CHECKOV, "checkov", "--config-file",
+        [UV, "tool", "run", "--from", CHECKOV, "--with-requirements", str(CHECKOV_PINS),
+         "checkov", "--config-file",
          str(REPO_ROOT / "k8s" / ".checkov.yaml"), "--directory", str(folder),
          "--output", "json"],
         capture_output=True, text=True, timeout=900, check=False)
