@@ -53,6 +53,7 @@ app.command()(stack.topics)
 
 # [sub-apps] other stages register their command groups below, one line each
 from dojo.cli import (  # noqa: E402
+    deploy,
     drill,
     experiment,
     features,
@@ -79,3 +80,4 @@ app.add_typer(drill.app, name="drill")
 app.command(name="interview")(interview.interview)
 app.command(name="progress")(progress.progress)
 app.command(name="serve")(serve.serve)
+app.command(name="deploy")(deploy.deploy)
