@@ -63,6 +63,7 @@ from dojo.cli import (  # noqa: E402
     leakage,
     model,
     progress,
+    rollout,
     serve,
     train,
 )
@@ -81,3 +82,4 @@ app.command(name="interview")(interview.interview)
 app.command(name="progress")(progress.progress)
 app.command(name="serve")(serve.serve)
 app.command(name="deploy")(deploy.deploy)
+app.add_typer(rollout.app, name="rollout")

@@ -128,8 +128,9 @@ def deploy(settings: Settings, client: Callable[[], Any], target: Target, ref: s
         say(f"[3/6] alias champion: v{previous or '(none)'} -> v{version}")
     log.info("deploy.alias_moved", version=version, previous=previous, target=target.name)
     try:
+        say(f"[4/6] {target.name}: load v{version}, then health check")
         target.apply(say)
-        say(f"[4/6] health check: {settings.deploy_health_retries} attempts, "
+        say(f"      health check: {settings.deploy_health_retries} attempts, "
             f"{settings.deploy_health_interval_s:g} s apart")
         healthy, detail = health_check(target.server(), version, settings.deploy_health_retries,
                                        settings.deploy_health_interval_s, say)

@@ -74,7 +74,10 @@ class ServerApi:
 
     # ------------------------------------------------------------------ admin
     def reload(self) -> list[str]:
-        return self._post("/admin/reload", None, admin=True).get("changes", [])
+        """Ask the server to look at the aliases now. It loads what moved before answering,
+        so the wait is a model download: a generous timeout."""
+        return self._request("POST", "/admin/reload", None, admin=True,
+                             timeout_s=120.0).get("changes", [])
 
     def route(self, mode: str, share: float | None = None) -> None:
         body: dict[str, Any] = {"mode": mode}
@@ -104,13 +107,12 @@ class ServerApi:
     def _get(self, path: str) -> dict[str, Any]:
         return self._request("GET", path, None)
 
-    def _post(self, path: str, body: Any, admin: bool = False) -> dict[str, Any]:
-        return self._request("POST", path, body, admin=admin)
-
-    def _request(self, method: str, path: str, body: Any, admin: bool = False) -> dict[str, Any]:
+    def _request(self, method: str, path: str, body: Any, admin: bool = False,
+                 timeout_s: float | None = None) -> dict[str, Any]:
         try:
-            response = self._http.request(method, path, json=body,
-                                          headers=self._admin if admin else None)
+            response = self._http.request(
+                method, path, json=body, headers=self._admin if admin else None,
+                timeout=timeout_s if timeout_s is not None else self._http.timeout)
         except httpx.HTTPError as error:
             raise ServerError(f"{self.url}{path} unreachable ({type(error).__name__})") \
                 from None
