@@ -94,6 +94,9 @@ def test_smoke_verdicts() -> None:
                        dict.fromkeys(rows, 0.4))
     verdict = judge(inverted, "2", reference, 0.8)
     assert not verdict.passed and "0%" in verdict.message
+    blind = Answers("2", dict.fromkeys(rows, "legit"), dict.fromkeys(rows, 0.01))
+    verdict = judge(blind, "2", reference, 0.5)  # agrees on half, catches nothing
+    assert not verdict.passed and "still flags 0% of the 5" in verdict.message
     assert not judge(Answers(error="/predict/batch answered 500"), "2", reference, 0.8).passed
     assert not judge(same, "3", reference, 0.8).passed  # answered by the wrong version
     assert judge(same, "2", None, 0.8).passed  # first deploy: nothing to compare with

@@ -19,7 +19,7 @@ class TargetName(StrEnum):
 
 def deploy(
     version: Annotated[str, typer.Argument(
-        help="A version number (3) or an alias (challenger) of the registered model.")],
+        help="A version number (3), an alias (challenger) or latest.")],
     target: Annotated[TargetName, typer.Option(
         "--target", help="local: the stack's model server; docker: the model-server "
         "container; k8s: Deployment model-server in namespace dojo.")] = TargetName.local,

@@ -23,7 +23,8 @@ app = typer.Typer(
 
 @app.command()
 def start(
-    version: Annotated[str, typer.Argument(help="A version number (4) or an alias (challenger).")],
+    version: Annotated[str, typer.Argument(
+        help="A version number (4), an alias (challenger) or latest.")],
     step_seconds: Annotated[float | None, typer.Option(
         "--step-seconds", min=1, help="How long each step watches traffic "
         "(default DOJO_ROLLOUT_STEP_S).")] = None,

@@ -7,7 +7,10 @@ What it catches, and why each check:
 - scores outside [0, 1] or not numbers: a broken output layer;
 - agreement with the previous champion's decisions on the same rows, below a floor: a version
   that loads and answers but decides differently on most known rows (trained on shuffled or
-  inverted labels). A good new version moves some decisions, not most of them.
+  inverted labels). A good new version moves some decisions, not most of them;
+- of the rows the previous champion flagged, the share the new version still flags, below
+  half: a version that flags nothing (what a model trained on shuffled labels does at its
+  precision threshold) can agree on most rows while catching no fraud at all.
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dojo.delivery.server_api import ServerApi, ServerError
+
+# A new version must keep at least this share of the previous version's fraud flags on the
+# known rows (checked when the previous version flagged at least MIN_FLAGS of them).
+KEEP_FLAGS = 0.5
+MIN_FLAGS = 3
 
 
 @dataclass
@@ -71,4 +79,10 @@ def judge(new: Answers, version: str, reference: Answers | None,
     agreement = same / len(reference.decisions)
     detail = (f"{summary}; decides as v{reference.version} did on {agreement:.0%} of them "
               f"(floor {min_agreement:.0%})")
-    return SmokeResult(agreement >= min_agreement, detail)
+    flagged_before = [tx for tx, d in reference.decisions.items() if d == "fraud"]
+    if len(flagged_before) < MIN_FLAGS:
+        return SmokeResult(agreement >= min_agreement, detail)
+    kept = sum(new.decisions.get(tx) == "fraud" for tx in flagged_before) / len(flagged_before)
+    detail += (f", still flags {kept:.0%} of the {len(flagged_before)} it flagged "
+               f"(floor {KEEP_FLAGS:.0%})")
+    return SmokeResult(agreement >= min_agreement and kept >= KEEP_FLAGS, detail)
