@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deploy.sh VERSION: put a registered model version into service on the local model server,
+# deploy.sh VERSION|ALIAS: put a registered model version into service on the local model server,
 # check it, and roll back to the previous champion when it fails. The shell twin of
 # `dojo deploy` (lab 06): MLflow's REST API and the server's admin API, with curl and jq.
 #
@@ -15,7 +15,7 @@
 set -euo pipefail
 
 SCRIPT_NAME="deploy.sh"
-# shellcheck source=lib/log.sh
+# shellcheck source=SCRIPTDIR/lib/log.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/log.sh"
 
 HOST="${DOJO_HOST:-127.0.0.1}"
@@ -27,7 +27,8 @@ HEALTH_RETRIES="${HEALTH_RETRIES:-30}"
 HEALTH_PAUSE_S="${HEALTH_PAUSE_S:-1}"
 
 usage() {
-    echo "usage: deploy.sh VERSION   (a version number of the registered model $MODEL)" >&2
+    echo "usage: deploy.sh VERSION   (a version number, or an alias such as champion, of" \
+        "the registered model $MODEL)" >&2
     exit 2
 }
 
@@ -104,12 +105,18 @@ rollback() {  # rollback PREVIOUS: alias back, reload, check
 main() {
     [ "$#" -eq 1 ] || usage
     local version="${1#v}" previous
-    [[ "$version" =~ ^[0-9]+$ ]] || usage
+    [[ "$version" =~ ^([0-9]+|[a-z][a-z-]*)$ ]] || usage
     require_tools curl jq
     http_get "$REGISTRY/health" >/dev/null \
         || die 3 "the registry at $REGISTRY does not answer: start the stack (make up)"
     http_get "$SERVER/health" >/dev/null \
         || die 3 "the model server at $SERVER does not answer: start the stack (make up)"
+    if ! [[ "$version" =~ ^[0-9]+$ ]]; then
+        local alias="$version"
+        version="$(alias_version "$alias")"
+        [ -n "$version" ] || die 2 "$MODEL has no alias $alias (dojo model list)"
+        log_info "alias $alias is v$version"
+    fi
     version_exists "$version" || die 2 "$MODEL has no version $version (dojo model list)"
     previous="$(alias_version champion)"
     log_info "deploying $MODEL v$version to $SERVER (champion now: v${previous:-none})"

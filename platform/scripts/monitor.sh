@@ -13,7 +13,7 @@
 set -euo pipefail
 
 SCRIPT_NAME="monitor.sh"
-# shellcheck source=lib/log.sh
+# shellcheck source=SCRIPTDIR/lib/log.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/log.sh"
 
 HOST="${DOJO_HOST:-127.0.0.1}"

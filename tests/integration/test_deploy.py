@@ -9,6 +9,7 @@ runs as the `dojo` command a person types, and the test reads its exit code and 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -131,3 +132,19 @@ def test_broken_version_rolls_back_in_the_docker_target(
     running = subprocess.run(["docker", "inspect", "--format", "{{.State.Running}}",
                               container_name], capture_output=True, text=True, check=False)
     assert running.stdout.strip() == "true"
+
+
+def test_the_k8s_target_without_a_cluster_exits_3_with_one_line(tmp_path: Path) -> None:
+    """No cluster can run here: the deploy stops at its prerequisite check, naming it."""
+    unreachable = {"KUBECONFIG": str(tmp_path / "no-cluster"), "DOJO_MLFLOW_PORT": "1"}
+    if shutil.which("kubectl"):
+        done = dojo_deploy("3", "--target", "k8s", **unreachable)
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert done.stderr.strip().splitlines() == [
+            "error: needs a reachable Kubernetes cluster: create one (`kind create cluster` or "
+            "`minikube start`) until `kubectl cluster-info` answers"]
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    no_kubectl = dojo_deploy("3", "--target", "k8s", PATH=str(bare), **unreachable)
+    assert no_kubectl.returncode == 3
+    assert "needs kubectl: install it" in no_kubectl.stderr
