@@ -51,7 +51,7 @@ def test_against_a_stopped_stack_they_exit_with_the_reason(tmp_path: Path) -> No
     assert deploy.returncode == 3
     assert "ERROR deploy.sh: the registry at" in deploy.stderr
     assert script("deploy.sh", **nothing).returncode == 2
-    assert script("deploy.sh", "two", **nothing).returncode == 2
+    assert script("deploy.sh", "v1; rm -rf /", **nothing).returncode == 2
     assert script("monitor.sh", "--count", "0", **nothing).returncode == 2
 
 
