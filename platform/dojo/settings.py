@@ -193,7 +193,7 @@ class Settings(BaseSettings):
     deploy_health_interval_s: float = Field(
         1.0, gt=0, le=60, description="Pause between two health-check attempts.")
     deploy_smoke_rows: int = Field(
-        40, ge=4, le=256, description="Known rows the smoke test scores (fixed seed).")
+        100, ge=4, le=256, description="Known rows the smoke test scores (fixed seed).")
     deploy_smoke_min_agreement: float = Field(
         0.8, ge=0.0, le=1.0, description=(
             "Share of the smoke rows on which the new version must decide as the previous "
@@ -207,6 +207,8 @@ class Settings(BaseSettings):
     deploy_k8s_namespace: str = Field("dojo", min_length=1)
     deploy_k8s_deployment: str = Field("model-server", min_length=1)
     deploy_k8s_container: str = Field("model-server", min_length=1)
+    deploy_k8s_port: Port = Field(8000, ge=1, le=65535,
+                                  description="The model server's port inside its pod.")
     rollout_step_s: float = Field(
         60.0, gt=0, le=86_400, description="How long each rollout step watches its traffic.")
     rollout_shares: str = Field(

@@ -112,6 +112,7 @@ def test_the_kubernetes_plan_uses_the_manifests_names(tmp_path: Path) -> None:
     assert restart["apply"][1][3:6] == ["rollout", "status", "deployment/model-server"]
     assert restart["undo"][0] == ["kubectl", "--namespace", "dojo", "rollout", "undo",
                                   "deployment/model-server"]
+    assert restart["smoke"][0][-1] == "<LOCAL_PORT>:8000"  # the pod's port, not the host's
     image = KubernetesTarget(settings, image="dojo-serving:v2").plan()
     assert image["apply"][0][3:] == ["set", "image", "deployment/model-server",
                                      "model-server=dojo-serving:v2"]

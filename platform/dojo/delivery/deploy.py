@@ -22,6 +22,7 @@ from dojo.delivery.known_rows import smoke_rows
 from dojo.delivery.server_api import ServerApi, ServerError
 from dojo.delivery.smoke import Answers, SmokeResult, judge, score_rows
 from dojo.delivery.targets import Target, TargetError
+from dojo.runtime.waiting import wait_until
 from dojo.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -88,9 +89,12 @@ def health_check(server: ServerApi, version: str, retries: int, interval_s: floa
     return False, f"not healthy after {retries} attempts: {last}"
 
 
-def _reference(server: ServerApi, rows: list[dict[str, Any]]) -> Answers | None:
-    ready, _ = server.ready()
-    return score_rows(server, rows) if ready else None
+def _reference(server: ServerApi, rows: list[dict[str, Any]], deadline_s: float) -> Answers | None:
+    """What the current version answers on the known rows (a container just started may need
+    a few seconds to load it); None when no version becomes ready."""
+    if not wait_until(lambda: server.ready()[0], deadline_s, max_pause_s=1.0).ok:
+        return None
+    return score_rows(server, rows)
 
 
 def deploy(settings: Settings, client: Callable[[], Any], target: Target, ref: str,
@@ -115,14 +119,15 @@ def deploy(settings: Settings, client: Callable[[], Any], target: Target, ref: s
         return DeployResult(MISSING_PREREQUISITE, version, previous, str(error))
     server = target.server()
     rows = smoke_rows(settings.deploy_smoke_rows)
-    reference = _reference(server, rows) if previous else None
+    patience = settings.deploy_health_retries * settings.deploy_health_interval_s
+    reference = _reference(server, rows, patience) if previous else None
     if reference is not None and not reference.error:
         say(f"[2/6] reference: v{reference.version} answered {len(reference.decisions)} "
             "known rows")
     else:
         say("[2/6] reference: none (no champion serving yet)")
     if previous == version:
-        say(f"v{version} is already the champion: checking it again")
+        say(f"[3/6] alias champion: already v{version} (checking it again)")
     else:
         promote(client, name, version, force=True)
         say(f"[3/6] alias champion: v{previous or '(none)'} -> v{version}")

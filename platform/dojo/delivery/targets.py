@@ -206,7 +206,7 @@ class KubernetesTarget:
                       self._kubectl("get", deployment)],
             "apply": [change, wait],
             "smoke": [self._kubectl("port-forward", deployment,
-                                    f"<LOCAL_PORT>:{s.serving_port}")],
+                                    f"<LOCAL_PORT>:{s.deploy_k8s_port}")],
             "undo": [self._kubectl("rollout", "undo", deployment), wait],
         }
 

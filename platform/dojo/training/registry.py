@@ -252,10 +252,11 @@ def register_refused(client: Any, settings: Any, interval_id: str) -> str:
         filter_string=f"source_run_id = '{run.info.run_id}'")
     if not models:
         raise RegistryError(f"run {run.info.run_id} logged no model")
-    import mlflow
-
-    mlflow.set_registry_uri(settings.tracking_uri)
-    version = mlflow.register_model(f"models:/{models[0].model_id}", settings.registered_model,
-                                    tags={GATE_TAG: "failed", INTERVAL_TAG: interval_id,
-                                          PROMOTED_BY_TAG: "dojo model register --force"})
+    model = models[0]
+    # The client call, not `mlflow.register_model`: that one also looks the logged model up in
+    # the process-wide tracking store (a local SQLite file when unset), not in this client's.
+    version = client.create_model_version(
+        settings.registered_model, source=f"models:/{model.model_id}", run_id=run.info.run_id,
+        model_id=model.model_id, tags={GATE_TAG: "failed", INTERVAL_TAG: interval_id,
+                                       PROMOTED_BY_TAG: "dojo model register --force"})
     return str(version.version)
