@@ -107,9 +107,9 @@ main() {
     local version="${1#v}" previous
     [[ "$version" =~ ^([0-9]+|[a-z][a-z-]*)$ ]] || usage
     require_tools curl jq
-    http_get "$REGISTRY/health" >/dev/null \
+    http_get "$REGISTRY/health" >/dev/null 2>&1 \
         || die 3 "the registry at $REGISTRY does not answer: start the stack (make up)"
-    http_get "$SERVER/health" >/dev/null \
+    http_get "$SERVER/health" >/dev/null 2>&1 \
         || die 3 "the model server at $SERVER does not answer: start the stack (make up)"
     if ! [[ "$version" =~ ^[0-9]+$ ]]; then
         local alias="$version"

@@ -50,15 +50,15 @@ check_server() {
     metrics="$(http_get "$SERVER/metrics")"
     requests="$(sum_metric dojo_serving_request_duration_seconds_count 'route="/predict' \
         <<<"$metrics")"
-    errors="$(sum_metric dojo_serving_request_duration_seconds_count 'status="5' \
-        <<<"$metrics")"
+    errors="$(sum_metric dojo_serving_request_duration_seconds_count \
+        'route="/predict.*status="5' <<<"$metrics")"
     local new_errors=$((errors - ${LAST_ERRORS:-$errors}))
     LAST_ERRORS="$errors"
     if [ "$new_errors" -gt 0 ]; then
         log_error "model server $SERVER: $new_errors new 5xx answers ($model)"
         return 1
     fi
-    log_info "model server $SERVER: ready, $model, $requests predict requests, $errors 5xx"
+    log_info "model server $SERVER: ready, $model, $requests predict requests, $errors of them 5xx"
 }
 
 check_registry() {
