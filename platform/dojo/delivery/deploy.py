@@ -97,11 +97,11 @@ def _reference(server: ServerApi, rows: list[dict[str, Any]], deadline_s: float)
     return score_rows(server, rows)
 
 
-def deploy(settings: Settings, client: Callable[[], Any], target: Target, ref: str,
+def deploy(settings: Settings, make_client: Callable[[], Any], target: Target, ref: str,
            force: bool, say: Say) -> DeployResult:
     """Run every step; the result's code is one of the exit codes above.
 
-    ``client`` builds the MLflow client: called only once the target's prerequisites are
+    ``make_client`` builds the MLflow client: called only once the target's prerequisites are
     there, so a machine without a cluster hears about the cluster, not about the registry.
     """
     from dojo.training.registry import promote, rollback
@@ -111,7 +111,7 @@ def deploy(settings: Settings, client: Callable[[], Any], target: Target, ref: s
     missing = target.missing()  # before anything moves
     if missing:
         return DeployResult(MISSING_PREREQUISITE, ref, None, missing)
-    client = client()
+    client = make_client()
     version, previous = check_version(client, name, ref, force)
     try:
         target.prepare(say)
@@ -130,7 +130,8 @@ def deploy(settings: Settings, client: Callable[[], Any], target: Target, ref: s
         say(f"[3/6] alias champion: already v{version} (checking it again)")
     else:
         promote(client, name, version, force=True)
-        say(f"[3/6] alias champion: v{previous or '(none)'} -> v{version}")
+        before = f"v{previous}" if previous else "(none)"
+        say(f"[3/6] alias champion: {before} -> v{version}")
     log.info("deploy.alias_moved", version=version, previous=previous, target=target.name)
     try:
         say(f"[4/6] {target.name}: load v{version}, then health check")
