@@ -26,7 +26,7 @@ install: $(STAMP) ## Create .venv from uv.lock (uv from PyPI) and install mlops-
 $(STAMP): pyproject.toml uv.lock platform/scripts/bootstrap.sh
 	@platform/scripts/bootstrap.sh
 
-os-deps: ## Install prometheus, alertmanager, redis-server, hey from apt if missing (or print how)
+os-deps: ## Install prometheus, alertmanager, redis-server, hey, jq, shellcheck from apt if missing (or print how)
 	@platform/scripts/os-deps.sh
 
 ##@ Local stack

@@ -47,6 +47,25 @@ def tiny_pipeline(flip: bool = False, seed: int = 0) -> Pipeline:
     return model.fit(frame[COLUMNS], label)
 
 
+def strict_pipeline() -> Pipeline:
+    """A model that loads and answers for the categories it saw ("pos", "grocery") and raises
+    on any other: its encoder refuses unknown categories (the classic training-sample bug)."""
+    rng = np.random.default_rng(1)
+    rows = 200
+    frame = pd.DataFrame({name: rng.random(rows) for name in NUMERIC})
+    frame["amount"] = rng.uniform(1, 1000, rows)
+    frame["channel"] = "pos"
+    frame["merchant_category"] = "grocery"
+    model = Pipeline([
+        ("prep", ColumnTransformer([
+            ("num", make_pipeline(SimpleImputer(strategy="median")), NUMERIC),
+            ("cat", OneHotEncoder(handle_unknown="error"), CATEGORICAL),
+        ])),
+        ("clf", LogisticRegression(max_iter=500)),
+    ])
+    return model.fit(frame[COLUMNS], frame["amount"] > 500)
+
+
 def example_frame(rows: int = 5) -> pd.DataFrame:
     frame = pd.DataFrame({name: [0.5] * rows for name in NUMERIC})
     frame["amount"] = [10.0 * (i + 1) for i in range(rows)]
@@ -135,6 +154,13 @@ assert set(spec.USER_FEATURES) <= set(SERVICE_FEATURES)
 def register_versions(tracking_uri: str, name: str, flips: tuple[bool, ...] = (False, True),
                       threshold: float = 0.5) -> list[str]:
     """Log and register one tiny model per entry (skops, as training does); return versions."""
+    return register_models(tracking_uri, name, [tiny_pipeline(flip) for flip in flips],
+                           threshold)
+
+
+def register_models(tracking_uri: str, name: str, models: list[Pipeline],
+                    threshold: float = 0.5) -> list[str]:
+    """Log and register each fitted pipeline, in order (skops, as training does)."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -145,10 +171,10 @@ def register_versions(tracking_uri: str, name: str, flips: tuple[bool, ...] = (F
     client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
     experiment = client.create_experiment(f"{name}-runs")
     versions = []
-    for flip in flips:
+    for model in models:
         with mlflow.start_run(experiment_id=experiment):
             mlflow.log_metric("threshold", threshold)
-            uri = log_sklearn_model(tiny_pipeline(flip), example_frame())
+            uri = log_sklearn_model(model, example_frame())
         versions.append(str(mlflow.register_model(uri, name).version))
     return versions
 

@@ -213,6 +213,43 @@ class Settings(BaseSettings):
     serving_rate_limit_burst: int = Field(1000, ge=1, description="Token-bucket capacity.")
     # --- end of serving
 
+    # --- delivery (issue 12: `dojo deploy`, `dojo rollout`, dojo/delivery/)
+    deploy_health_retries: int = Field(
+        30, ge=1, le=1000, description="Health-check attempts after a deploy before it fails.")
+    deploy_health_interval_s: float = Field(
+        1.0, gt=0, le=60, description="Pause between two health-check attempts.")
+    deploy_smoke_rows: int = Field(
+        100, ge=4, le=256, description="Known rows the smoke test scores (fixed seed).")
+    deploy_smoke_min_agreement: float = Field(
+        0.8, ge=0.0, le=1.0, description=(
+            "Share of the smoke rows on which the new version must decide as the previous "
+            "champion did; a version that disagrees more is rolled back."))
+    deploy_docker_image: str = Field("dojo-serving:local", min_length=1,
+                                     description="Image of the docker deploy target.")
+    deploy_docker_container: str = Field(
+        "dojo-model-server", min_length=1, description="Container the docker target runs.")
+    deploy_docker_port: Port = Field(
+        8200, ge=1, le=65535, description="Port of the model server in that container.")
+    deploy_k8s_namespace: str = Field("dojo", min_length=1)
+    deploy_k8s_deployment: str = Field("model-server", min_length=1)
+    deploy_k8s_container: str = Field("model-server", min_length=1)
+    deploy_k8s_port: Port = Field(8000, ge=1, le=65535,
+                                  description="The model server's port inside its pod.")
+    rollout_step_s: float = Field(
+        60.0, gt=0, le=86_400, description="How long each rollout step watches its traffic.")
+    rollout_shares: str = Field(
+        "0.1,0.5", description="Canary shares between shadow and 100 %, comma-separated.")
+    rollout_min_samples: int = Field(
+        50, ge=1, description="Challenger rows a step needs before its gates can pass.")
+    rollout_max_error_rate: float = Field(
+        0.01, ge=0.0, le=1.0, description="Challenger rows failed / scored, per step.")
+    rollout_max_p99_ms: float = Field(
+        250.0, gt=0, description="p99 of the challenger's predict time per step.")
+    rollout_max_psi: float = Field(
+        0.25, ge=0.0, description=(
+            "Score-distribution shift (PSI) of the challenger against the champion; 0.1-0.25 "
+            "is the usual 'watch it' band, above 0.25 a real shift."))
+
     @field_validator("home", mode="after")
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
@@ -226,6 +263,18 @@ class Settings(BaseSettings):
             if not sep or not host or not port.isdigit():
                 raise ValueError(f"expected host:port, got {server!r}")
         return value.strip()
+
+    @field_validator("rollout_shares")
+    @classmethod
+    def _shares(cls, value: str) -> str:
+        shares = [float(part) for part in value.split(",") if part.strip()]
+        if not shares or any(not 0.0 < s < 1.0 for s in shares) or shares != sorted(shares):
+            raise ValueError("expected increasing shares between 0 and 1, e.g. 0.1,0.5")
+        return value
+
+    @property
+    def canary_shares(self) -> list[float]:
+        return [float(part) for part in self.rollout_shares.split(",") if part.strip()]
 
     @model_validator(mode="after")
     def _replica_range(self) -> Settings:

@@ -10,7 +10,8 @@ command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/n
     || missing+=(prometheus-alertmanager)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v hey >/dev/null || missing+=(hey)  # the HTTP load generator of the serving benchmark
-command -v shellcheck >/dev/null || missing+=(shellcheck)  # tests/k8s lints platform/scripts
+command -v jq >/dev/null || missing+=(jq)  # JSON in platform/scripts/deploy.sh and monitor.sh
+command -v shellcheck >/dev/null || missing+=(shellcheck)  # lints platform/scripts (a test)
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0

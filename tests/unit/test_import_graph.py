@@ -22,6 +22,7 @@ LAYERS = (
     ("dojo.features",),
     ("dojo.training",),
     ("dojo.serving",),
+    ("dojo.delivery",),
     ("dojo.monitoring",),
     ("dojo.teaching",),
     ("dojo.cli",),

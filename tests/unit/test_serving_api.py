@@ -213,6 +213,30 @@ def test_canary_answers_for_its_share_of_users_only(make_server) -> None:
     assert variants == {"champion:1", "canary:2"}
 
 
+class RaisingPredictor:
+    """A challenger whose predict fails (an encoder that meets a category it never saw)."""
+
+    def predict_proba(self, frame: object) -> object:
+        raise ValueError("Found unknown categories ['ecom'] in column 1 during transform")
+
+
+def test_a_failing_canary_falls_back_to_the_champion_and_is_counted(make_server) -> None:
+    server = make_server(serving_routing="canary", serving_canary_share=0.5)
+    broken = loaded("2")
+    object.__setattr__(broken, "predictor", RaisingPredictor())
+    server.registry.versions["3"] = broken
+    server.registry.aliases["challenger"] = "3"
+    server.client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
+    answers = [server.client.post("/predict", json=transaction(i, user=f"u{i:07d}"))
+               for i in range(40)]
+    assert {a.status_code for a in answers} == {200}
+    assert {(a.json()["variant"], a.json()["model_version"]) for a in answers} == {
+        ("champion", "1")}
+    failed = server.metric('dojo_serving_variant_errors_total{variant="canary"}')
+    assert 0 < failed < 40  # the canary's share of users, not everyone
+    assert server.metric('dojo_serving_scores_count{variant="champion"}') == 40
+
+
 def test_online_store_down_means_degraded_answers_and_not_ready(make_server) -> None:
     server = make_server()
     server.features.down = True

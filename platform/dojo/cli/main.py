@@ -54,6 +54,7 @@ app.command()(stack.topics)
 # [sub-apps] other stages register their command groups below, one line each
 from dojo.cli import (  # noqa: E402
     cloud,
+    deploy,
     drill,
     experiment,
     features,
@@ -63,6 +64,7 @@ from dojo.cli import (  # noqa: E402
     leakage,
     model,
     progress,
+    rollout,
     serve,
     train,
 )
@@ -81,3 +83,5 @@ app.command(name="interview")(interview.interview)
 app.command(name="progress")(progress.progress)
 app.add_typer(cloud.app, name="cloud")
 app.command(name="serve")(serve.serve)
+app.command(name="deploy")(deploy.deploy)
+app.add_typer(rollout.app, name="rollout")

@@ -172,6 +172,33 @@ def promote(
 
 
 @app.command()
+def register(
+    start: Annotated[str, typer.Option(help="Start of the data interval (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option(help="End of the data interval (YYYY-MM-DD).")],
+    force: Annotated[bool, typer.Option(
+        "--force", help="Required: the run was refused by the gates.")] = False,
+) -> None:
+    """Register the model of a training run the gates refused (no alias moves)."""
+    from datetime import date
+
+    from dojo.training.registry import register_refused
+
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+        interval = f"{first:%Y-%m-%d}T0000_{last:%Y-%m-%d}T0000"
+    except ValueError as error:
+        raise fail(f"--start/--end: {error}", code=2) from None
+    if not force:
+        raise fail("a refused run is registered only with --force (it did not pass the gates)",
+                   code=2)
+    client, settings = _client()
+    version = _registry_call(register_refused, client, settings, interval)
+    console.print(f"[yellow]registered[/] {settings.registered_model} v{version} from the refused "
+                  f"run of {interval} (tag dojo.gate=failed); no alias moved. Deploying it "
+                  f"needs `dojo deploy {version} --force`.")
+
+
+@app.command()
 def rollback() -> None:
     """Move champion back to the version the current champion replaced."""
     from dojo.training.registry import rollback as do_rollback

@@ -15,6 +15,9 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.075
                    0.5, 1.0, 2.5, 5.0)
 FEATURE_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+# Scores in twenty equal bins: the rollout gates compare the champion's and the challenger's
+# score distributions (PSI) from these buckets, without reading the prediction log.
+SCORE_BUCKETS = tuple(round(i / 20, 2) for i in range(1, 21))
 
 
 class ServingMetrics:
@@ -58,6 +61,16 @@ class ServingMetrics:
                                  "Bytes of the model versions in the cache.", registry=r)
         self.cache_entries = Gauge("dojo_serving_model_cache_entries",
                                    "Model versions in the cache.", registry=r)
+        self.scores = Histogram(
+            "dojo_serving_scores", "Scores by variant (champion, canary, shadow): what the "
+            "rollout gates compare.", ["variant"], buckets=SCORE_BUCKETS, registry=r)
+        self.model_duration = Histogram(
+            "dojo_serving_model_duration_seconds", "One predict call of a model on its rows "
+            "of a micro-batch, by variant.", ["variant"], buckets=LATENCY_BUCKETS, registry=r)
+        self.variant_errors = Counter(
+            "dojo_serving_variant_errors", "Rows a challenger failed to score (canary rows "
+            "then get the champion's answer; shadow rows are dropped).", ["variant"],
+            registry=r)
         self.shadow_skipped = Counter("dojo_serving_shadow_skipped",
                                       "Shadow scorings skipped because the shadow queue was full.",
                                       registry=r)

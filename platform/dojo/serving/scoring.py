@@ -144,16 +144,21 @@ class Scorer:
                     for row in rows]
         scores = [0.0] * len(rows)
         models: list[LoadedModel] = [champion] * len(rows)
-        for variant, model in ((CHAMPION, champion), (CANARY, challenger)):
-            picked = [i for i, v in enumerate(variants) if v == variant]
-            if not picked or model is None:
-                continue
-            self._request_columns(rows, columns, model)
-            subset = {name: [columns[name][i] for i in picked] for name in model.columns} \
-                if len(picked) < len(rows) else columns
-            for i, p in zip(picked, model.scores(model.frame(subset)), strict=True):
-                scores[i] = float(p)
-                models[i] = model
+        canary = [i for i, v in enumerate(variants) if v == CANARY]
+        if canary and challenger is not None:
+            try:
+                self._score_rows(rows, columns, challenger, CANARY, canary, scores, models)
+            except Exception as error:
+                # A failing canary must not fail its users: they get the champion's answer,
+                # and the failure is counted where the rollout's error-rate gate reads it.
+                self.metrics.variant_errors.labels(CANARY).inc(len(canary))
+                log.warning("serving.canary_failed", version=challenger.version,
+                            error=f"{type(error).__name__}: {error}"[:300])
+                for i in canary:
+                    variants[i] = CHAMPION
+        picked = [i for i, v in enumerate(variants) if v == CHAMPION]
+        if picked:
+            self._score_rows(rows, columns, champion, CHAMPION, picked, scores, models)
         results = []
         for i, row in enumerate(rows):
             model = models[i]
@@ -172,6 +177,23 @@ class Scorer:
             self._shadow(rows, columns, reasons, challenger)
         return results
 
+    def _score_rows(self, rows: list[Row], columns: dict[str, list[Any]], model: LoadedModel,
+                    variant: str, picked: list[int], scores: list[float],
+                    models: list[LoadedModel]) -> None:
+        """Score the ``picked`` rows with ``model`` into ``scores``; time it and record the
+        scores by variant (what the rollout gates compare)."""
+        self._request_columns(rows, columns, model)
+        subset = {name: [columns[name][i] for i in picked] for name in model.columns} \
+            if len(picked) < len(rows) else columns
+        started = time.perf_counter()
+        result = model.scores(model.frame(subset))
+        self.metrics.model_duration.labels(variant).observe(time.perf_counter() - started)
+        observe = self.metrics.scores.labels(variant).observe
+        for i, p in zip(picked, result, strict=True):
+            scores[i] = float(p)
+            models[i] = model
+            observe(scores[i])
+
     # ------------------------------------------------------------------ off the request path
     def _shadow(self, rows: list[Row], columns: dict[str, list[Any]],
                 reasons: list[str | None], challenger: LoadedModel) -> None:
@@ -182,7 +204,10 @@ class Scorer:
         def run() -> None:
             try:
                 self._request_columns(rows, columns, challenger)
+                started = time.perf_counter()
                 scores = challenger.scores(challenger.frame(columns))
+                self.metrics.model_duration.labels(SHADOW).observe(
+                    time.perf_counter() - started)
                 shadow = [Scored(
                     request_id=row.request_id, transaction_id=row.transaction.transaction_id,
                     score=float(p), decision=FRAUD if p >= challenger.threshold else LEGIT,
@@ -193,8 +218,10 @@ class Scorer:
                         zip(rows, scores, strict=True))]
                 for item in shadow:
                     self.metrics.predictions.labels(item.decision, SHADOW).inc()
+                    self.metrics.scores.labels(SHADOW).observe(item.score)
                 self._log(rows, columns, shadow)
             except Exception as error:  # a broken challenger must not disturb anything
+                self.metrics.variant_errors.labels(SHADOW).inc(len(rows))
                 log.warning("serving.shadow_failed", error=f"{type(error).__name__}: {error}")
             finally:
                 self._shadow_slots.release()

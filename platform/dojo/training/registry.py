@@ -91,7 +91,8 @@ def list_versions(client: Any, name: str) -> list[VersionInfo]:
 
 
 def resolve(client: Any, name: str, ref: str) -> str:
-    """A version number from ``ref``: a number (`3`, `v3`) or an alias (`champion`, `@champion`).
+    """A version number from ``ref``: a number (`3`, `v3`), an alias (`champion`, `@champion`)
+    or `latest` (the newest version).
 
     Why accept aliases: a learner (or a runbook) means "the challenger", whatever its number;
     scripts that name the alias keep working as versions accumulate. The caller has checked
@@ -102,6 +103,10 @@ def resolve(client: Any, name: str, ref: str) -> str:
     cleaned = ref.strip().removeprefix("@")
     if cleaned.removeprefix("v").isdigit():
         return cleaned.removeprefix("v")
+    if cleaned == "latest":  # the newest registered version, whatever its aliases
+        found = client.search_model_versions(f"name='{name}'")
+        if found:
+            return str(max(int(v.version) for v in found))
     try:
         return str(client.get_model_version_by_alias(name, cleaned).version)
     except MlflowException:
@@ -224,3 +229,34 @@ def rollback(client: Any, name: str) -> list[AliasChange]:
     if before != older:
         changes.append(AliasChange(PREVIOUS_CHAMPION, before, older))
     return changes
+
+
+def register_refused(client: Any, settings: Any, interval_id: str) -> str:
+    """Register the model of the newest run for ``interval_id`` that the gates refused.
+
+    Why this exists: the gates are a promotion policy, and people override policies ("ship
+    it, the metric is noisy"). The version is tagged with its failed gate and who registered
+    it, and no alias moves: deploying it is a second, explicit step (`dojo deploy --force`),
+    where the smoke test is the last line of defence (lab 05).
+    """
+    from dojo.training.tracking import GATE_TAG, runs_for_interval
+
+    runs = [r for r in runs_for_interval(client, settings, interval_id, status="FINISHED")
+            if r.data.tags.get(GATE_TAG) == "failed"]
+    if not runs:
+        raise RegistryError(f"no refused training run for the interval {interval_id}: train "
+                            "one first (`dojo train --start … --end … --shuffle-labels`)")
+    run = runs[0]
+    models = client.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run.info.run_id}'")
+    if not models:
+        raise RegistryError(f"run {run.info.run_id} logged no model")
+    model = models[0]
+    # The client call, not `mlflow.register_model`: that one also looks the logged model up in
+    # the process-wide tracking store (a local SQLite file when unset), not in this client's.
+    version = client.create_model_version(
+        settings.registered_model, source=f"models:/{model.model_id}", run_id=run.info.run_id,
+        model_id=model.model_id, tags={GATE_TAG: "failed", INTERVAL_TAG: interval_id,
+                                       PROMOTED_BY_TAG: "dojo model register --force"})
+    return str(version.version)
