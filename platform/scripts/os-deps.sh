@@ -10,6 +10,7 @@ command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/n
     || missing+=(prometheus-alertmanager)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v hey >/dev/null || missing+=(hey)  # the HTTP load generator of the serving benchmark
+command -v chromium >/dev/null || missing+=(chromium)  # renders the drift report in a test
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0

@@ -61,6 +61,7 @@ from dojo.cli import (  # noqa: E402
     lab,
     leakage,
     model,
+    monitor,
     progress,
     serve,
     train,
@@ -74,6 +75,7 @@ app.command(name="leakage")(leakage.leakage)
 app.add_typer(experiment.app, name="experiment")
 app.command(name="train")(train.train)
 app.add_typer(model.app, name="model")
+app.add_typer(monitor.app, name="monitor")
 app.add_typer(lab.app, name="lab")
 app.add_typer(drill.app, name="drill")
 app.command(name="interview")(interview.interview)
