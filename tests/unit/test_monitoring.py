@@ -17,7 +17,6 @@ from dojo.monitoring.profile import build_profile, psi_band, psi_per_feature
 from dojo.monitoring.retrain import COOLING_DOWN, TRIGGERED, RetrainWebhook, read_records
 from dojo.monitoring.window import Window, WindowSizes
 from dojo.settings import Settings
-from dojo.synthetic.drift import DriftConfig
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import monitoring_support as ms
@@ -28,11 +27,10 @@ def _window(path: Path, max_rows: int = 100_000, grace_s: float = 600.0) -> Wind
                   label_grace_s=grace_s)
 
 
-def _traffic(drift: DriftConfig | None = None) -> tuple[list[Any], list[Any]]:
-    champion = ms.champion()
-    frame = ms.featured(ms.ROWS, seed=7, drift=drift)
+def _traffic() -> tuple[list[Any], list[Any]]:
+    frame = ms.featured(1000, seed=7)
     predictions = [parse_prediction(ms.encode(r))
-                   for r in ms.prediction_records(frame, champion.model, champion.threshold)]
+                   for r in ms.prediction_records(frame, None, 0.5)]
     labels = [parse_label(ms.encode(r)) for r in ms.label_records(frame)]
     return predictions, labels
 
