@@ -211,6 +211,9 @@ class Settings(BaseSettings):
     monitor_reference_rows: int = Field(5_000, ge=100, le=1_000_000, description=(
         "Reference rows Evidently compares against (a seeded sample of the champion's "
         "validation snapshot; PSI uses bins from the whole snapshot)."))
+    monitor_evidently_max_rows: int = Field(50_000, ge=1000, le=10_000_000, description=(
+        "Window rows Evidently compares (a seeded sample beyond this; PSI, data quality and "
+        "performance always use the whole window). Bounds a run's time: bench_drift.py."))
     monitor_reports_kept: int = Field(
         50, ge=1, le=10_000, description="Newest monitor reports kept on disk (a few MB each).")
     monitor_retrain_cooldown_s: float = Field(3_600.0, ge=0, description=(

@@ -85,7 +85,8 @@ class Monitor:
                 result = analyse(reference, self.window.frame(), min_rows=s.monitor_min_rows,
                                  min_labelled=s.monitor_min_labelled,
                                  precision_target=s.gate_precision_target,
-                                 report_dir=reports.run_dir(s, run_id), run_id=run_id)
+                                 report_dir=reports.run_dir(s, run_id), run_id=run_id,
+                                 evidently_max_rows=s.monitor_evidently_max_rows)
             except Exception:
                 self.metrics.runs.labels("failed").inc()
                 log.exception("monitor.run_failed", run_id=run_id)
