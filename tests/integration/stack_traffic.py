@@ -1,0 +1,47 @@
+"""Put the session stack to work: a champion in its registry, scoring traffic on its server."""
+
+from __future__ import annotations
+
+import collections
+
+import httpx
+import typer
+from typer.testing import CliRunner
+
+from dojo.settings import Settings
+from dojo.synthetic.generator import generate_live
+from dojo.training import tracking
+
+
+def champion(settings: Settings) -> str | None:
+    return tracking.alias_version(tracking.client(settings), settings.registered_model,
+                                  tracking.CHAMPION)
+
+
+def ensure_champion(settings: Settings, start: str, end: str) -> str:
+    """The registry's champion; trains the interval [start, end) through Airflow if none
+    exists (the first version that passes the gates becomes champion)."""
+    from dojo.cli.train import train
+
+    if champion(settings) is None:
+        app = typer.Typer()
+        app.command()(train)
+        result = CliRunner().invoke(app, ["--start", start, "--end", end, "--timeout", "900"],
+                                    catch_exceptions=False)
+        assert champion(settings) is not None, result.output
+    found = champion(settings)
+    assert found is not None
+    return found
+
+
+def score(settings: Settings, count: int, seed: int, prefix: str) -> dict[int, int]:
+    """POST ``count`` live transactions to /predict; answers by status code."""
+    url = f"http://{settings.host}:{settings.serving_port}/predict"
+    rows = generate_live(count, seed=seed).drop(columns=["is_fraud", "fraud_pattern"])
+    rows["transaction_id"] = prefix + rows["transaction_id"]
+    statuses: dict[int, int] = collections.Counter()
+    with httpx.Client(timeout=30) as client:
+        for event in rows.to_dict("records"):
+            event["ts"] = event["ts"].isoformat()
+            statuses[client.post(url, json=event).status_code] += 1
+    return dict(statuses)
