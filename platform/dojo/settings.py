@@ -219,8 +219,8 @@ class Settings(BaseSettings):
     monitor_retrain_cooldown_s: float = Field(3_600.0, ge=0, description=(
         "After a drift-triggered training run, further alerts wait this long."))
     monitor_retrain_interval_end: datetime | None = Field(None, description=(
-        "End of the data a drift-triggered training run reads; empty = the start of today "
-        "(UTC). The labs set it to the end of their generated history."))
+        "End of the data a drift-triggered training run reads; empty = the end of the newest "
+        "labelled day in the offline store."))
     # --- SLOs (`dojo slo report`, the serving alert rules use the same numbers)
     slo_latency_target_s: float = Field(0.1, gt=0, description="Latency target of /predict.")
     slo_latency_objective: float = Field(

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from dojo.monitoring.intake import Rejected, parse_label, parse_prediction
@@ -97,7 +98,6 @@ def test_a_bad_label_names_the_field() -> None:
 
 # ---------------------------------------------------------------- drift and performance
 def test_psi_bands_and_unseen_categories() -> None:
-    import pandas as pd
 
     reference = pd.DataFrame({"x": range(1000), "c": ["a", "b"] * 500})
     profile = build_profile(reference, ["x"], ["c"])
@@ -141,3 +141,20 @@ def test_the_webhook_triggers_once_per_cool_down(tmp_path: Path) -> None:
                            trigger=trigger)
     assert later.handle({"alerts": [_alert("DojoPerformanceDrop")]}).outcome == TRIGGERED
     assert len(runs) == 2
+
+
+def test_a_triggered_run_trains_up_to_the_newest_labelled_day(tmp_path: Path) -> None:
+    from dojo.ingestion.offline_store import write_transactions
+    from dojo.monitoring.retrain import training_interval
+    from dojo.synthetic.generator import generate_history
+
+    settings = Settings(home=tmp_path)
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    assert training_interval(settings, now)[1] == datetime(2026, 11, 30, tzinfo=UTC)
+    history = generate_history(rows=2000, days=5, seed=1, start_date=date(2025, 1, 1))
+    unlabelled = history.assign(ts=history["ts"] + pd.Timedelta(days=30), label_ts=pd.NaT,
+                                transaction_id="live-" + history["transaction_id"])
+    unlabelled["event_date"] = unlabelled["ts"].dt.strftime("%Y-%m-%d")
+    write_transactions(pd.concat([history, unlabelled]), settings.offline_dir)
+    start, end = training_interval(settings, now)
+    assert (start, end) == (datetime(2025, 1, 5, tzinfo=UTC), datetime(2025, 1, 6, tzinfo=UTC))

@@ -78,11 +78,24 @@ def read_records(settings: Settings) -> list[TriggerRecord]:
     return [TriggerRecord(**json.loads(line)) for line in path.read_text().splitlines() if line]
 
 
+def newest_labelled_day_end(settings: Settings) -> datetime | None:
+    """Midnight after the newest day whose transactions carry labels in the offline store."""
+    from dojo.ingestion.offline_store import read_transactions
+
+    frame = read_transactions(settings.offline_dir, columns=["ts", "label_ts"])
+    labelled = frame.loc[frame["label_ts"].notna(), "ts"]
+    if labelled.empty:
+        return None
+    newest = labelled.max().to_pydatetime().astimezone(UTC)
+    return newest.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+
+
 def training_interval(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
-    """One day ending at `monitor_retrain_interval_end` (default: the start of today, UTC);
-    the DAG reads `train_lookback_days` before the end."""
-    end = settings.monitor_retrain_interval_end or now.replace(hour=0, minute=0, second=0,
-                                                               microsecond=0)
+    """One day ending at `monitor_retrain_interval_end`; unset, at the end of the newest
+    labelled day in the offline store (a model can only learn from labelled rows), else the
+    start of today. The DAG reads `train_lookback_days` before the end."""
+    end = settings.monitor_retrain_interval_end or newest_labelled_day_end(settings) or \
+        now.replace(hour=0, minute=0, second=0, microsecond=0)
     end = end if end.tzinfo else end.replace(tzinfo=UTC)
     return end - timedelta(days=1), end
 
