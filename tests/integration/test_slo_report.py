@@ -63,11 +63,13 @@ def _samples(port: int, query: str) -> int:
 
 def test_slis_and_error_budget_from_promql(scraped: tuple[ServingMetrics, int]) -> None:
     metrics, prom_port = scraped
+    # the server creates its /predict series at zero, so the first requests are counted
+    query = 'count(count_over_time(dojo_serving_request_duration_seconds_count{route="/predict",' \
+            'status=~"200|500"}[1m]) >= 2)'
+    wait_for(lambda: _samples(prom_port, query) == 2, 30, "two scrapes of both zero series")
     duration = metrics.request_duration
     ok, failed = duration.labels("/predict", "POST", "200"), duration.labels("/predict", "POST",
                                                                             "500")
-    query = 'count_over_time(dojo_serving_request_duration_seconds_count{status="200"}[1m])'
-    wait_for(lambda: _samples(prom_port, query) >= 2, 30, "two scrapes of the zero counters")
     for _ in range(980):
         ok.observe(0.02)
     for _ in range(15):
