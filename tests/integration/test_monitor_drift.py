@@ -103,3 +103,16 @@ def test_reports_are_kept_indexed_and_the_newest_is_found(runs: dict[str, RunRes
     assert newest is not None and "amount" in newest["drifted"]
     index = (reports.reports_dir(settings) / reports.INDEX).read_text()
     assert newest["run_id"] in index
+
+
+def test_a_feature_serving_never_fills_counts_as_drifted(tmp_path: Path) -> None:
+    champion = ms.champion()
+    frame = ms.featured(ms.ROWS, seed=7).assign(amount_sum_24h=None)
+    window = Window(tmp_path / "window.sqlite3", 100_000, 86_400, 600)
+    window.apply([parse_prediction(ms.encode(r)) for r in
+                  ms.prediction_records(frame, champion.model, champion.threshold)], [], {})
+    result = analyse(champion.reference, window.frame(), min_rows=200, min_labelled=200,
+                     precision_target=0.9)
+    window.close()
+    assert result.status == "ok" and result.drifted == ["amount_sum_24h"]
+    assert result.quality["amount_sum_24h"]["missing_share"] == 1.0

@@ -158,3 +158,16 @@ def test_a_triggered_run_trains_up_to_the_newest_labelled_day(tmp_path: Path) ->
     write_transactions(pd.concat([history, unlabelled]), settings.offline_dir)
     start, end = training_interval(settings, now)
     assert (start, end) == (datetime(2025, 1, 5, tzinfo=UTC), datetime(2025, 1, 6, tzinfo=UTC))
+
+
+def test_metrics_say_unknown_until_a_run_not_zero() -> None:
+    """A performance ratio of 0 or a last run in 1970 would fire alerts right after a start."""
+    import math
+
+    from dojo.monitoring.metrics import MonitorMetrics
+
+    metrics = MonitorMetrics()
+    sample = metrics.registry.get_sample_value
+    assert math.isnan(sample("dojo_monitor_performance_ratio"))
+    assert math.isnan(sample("dojo_monitor_drift_share"))
+    assert sample("dojo_monitor_last_run_timestamp_seconds") > datetime(2026, 1, 1).timestamp()

@@ -30,6 +30,7 @@ from dojo.monitoring.profile import psi_band, psi_per_feature, quality
 from dojo.monitoring.reference import SCORE, TARGET, Reference
 
 NUM_METHOD, CAT_METHOD = "wasserstein", "jensenshannon"
+ALL_MISSING = "all values missing"
 DRIFT_THRESHOLD = 0.1
 # Live PR-AUC below this share of the training PR-AUC counts as a performance drop (the
 # DojoPerformanceDrop rule uses the exported ratio with the same number).
@@ -103,7 +104,8 @@ def new_run_id(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def _evidently(reference: Reference, current: pd.DataFrame) -> tuple[Any, dict[str, Any]]:
+def _evidently(reference: Reference, current: pd.DataFrame,
+               skip: list[str] | None = None) -> tuple[Any, dict[str, Any]]:
     """Run the report; returns the snapshot (for HTML) and {column: (method, score)}.
 
     One `ValueDrift` per column rather than `DataDriftPreset`: the preset computes every
@@ -114,9 +116,10 @@ def _evidently(reference: Reference, current: pd.DataFrame) -> tuple[Any, dict[s
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import ValueDrift
 
-    columns = [*reference.features, SCORE]
-    definition = DataDefinition(numerical_columns=[*reference.numeric, SCORE],
-                                categorical_columns=reference.categorical)
+    columns = [c for c in [*reference.features, SCORE] if c not in (skip or [])]
+    definition = DataDefinition(
+        numerical_columns=[c for c in [*reference.numeric, SCORE] if c in columns],
+        categorical_columns=[c for c in reference.categorical if c in columns])
     report = Report([
         ValueDrift(column=c, method=CAT_METHOD if c in reference.categorical else NUM_METHOD,
                    threshold=DRIFT_THRESHOLD) for c in columns])
@@ -189,7 +192,12 @@ def analyse(reference: Reference | None, window: pd.DataFrame, *, min_rows: int,
     current = _coerce(reference, window)
     compared = current if not evidently_max_rows or len(current) <= evidently_max_rows else \
         current.sample(n=evidently_max_rows, random_state=0)
-    snapshot, scores = _evidently(reference, compared)
+    # A feature with no value at all in the window (serving never fills it) cannot be tested
+    # (Evidently refuses an empty column); it is the worst skew there is, so it counts as
+    # drifted, and data quality shows it 100% missing.
+    empty = [c for c in reference.features if compared[c].isna().all()]
+    snapshot, scores = _evidently(reference, compared, skip=empty)
+    scores.update({c: (ALL_MISSING, 1.0) for c in empty})
     psis = psi_per_feature(reference.profile, current)
 
     def drift(column: str) -> FeatureDrift:

@@ -7,6 +7,8 @@ the whole window; a scrape every 5 s must be cheap, so it reads the last run's n
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Info
 
 from dojo.monitoring.analysis import RunResult
@@ -64,6 +66,12 @@ class MonitorMetrics:
         self.triggers = Counter("dojo_monitor_retrain_triggers",
                                 "Alerts that reached the retrain webhook, by outcome.",
                                 ["outcome"], registry=r)
+
+        # Unknown until a run says otherwise: NaN, never 0. A ratio of 0 would fire
+        # DojoPerformanceDrop, a last run at 0 (1970) DojoMonitorStale, right after a start.
+        for gauge in (self.drift_share, self.prediction_drift, self.performance_ratio):
+            gauge.set(float("nan"))
+        self.last_run.set(time.time())  # the stale clock starts with the process
 
     def window_sizes(self, sizes: WindowSizes) -> None:
         self.window.set(sizes.predictions)
