@@ -116,3 +116,4 @@ def test_a_feature_serving_never_fills_counts_as_drifted(tmp_path: Path) -> None
     window.close()
     assert result.status == "ok" and result.drifted == ["amount_sum_24h"]
     assert result.quality["amount_sum_24h"]["missing_share"] == 1.0
+    assert result.quality["score"]["missing_share"] == 0.0

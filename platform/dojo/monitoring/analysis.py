@@ -209,7 +209,7 @@ def analyse(reference: Reference | None, window: pd.DataFrame, *, min_rows: int,
 
     result = RunResult(run_id, created, version, len(window), "ok",
                        features=[drift(c) for c in reference.features], prediction=drift(SCORE),
-                       quality=quality(reference.profile, current[reference.features]))
+                       quality=quality(reference.profile, current))
     result.performance = performance(reference, window.assign(**{SCORE: current[SCORE]}),
                                      min_labelled, precision_target)
     if report_dir is not None:
