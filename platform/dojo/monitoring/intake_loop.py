@@ -52,9 +52,17 @@ class Intake:
             raise ConnectionError(f"no partitions for {', '.join(TOPICS)} yet")
         consumer.assign(partitions)
         stored = self.window.offsets()
+        ends = consumer.end_offsets(partitions)
         for tp in partitions:
-            if (tp.topic, tp.partition) in stored:
-                consumer.seek(tp, stored[(tp.topic, tp.partition)])
+            position = stored.get((tp.topic, tp.partition))
+            # Past the end: the topic was recreated (the local broker keeps topics in memory,
+            # so a restart empties them); its messages are new, read them from the start.
+            if position is not None and position > ends.get(tp, 0):
+                log.warning("monitor.offset_past_end", topic=tp.topic, partition=tp.partition,
+                            stored=position, end=ends.get(tp, 0))
+                position = None
+            if position is not None:
+                consumer.seek(tp, position)
             else:
                 consumer.seek_to_beginning(tp)
         log.info("monitor.intake_assigned", partitions=len(partitions),
