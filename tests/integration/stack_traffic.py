@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import collections
+from datetime import date
 
 import httpx
 import typer
 from typer.testing import CliRunner
 
+from dojo.ingestion.offline_store import write_transactions
 from dojo.settings import Settings
-from dojo.synthetic.generator import generate_live
+from dojo.synthetic.generator import generate_history, generate_live
 from dojo.training import tracking
 
 
@@ -18,11 +20,18 @@ def champion(settings: Settings) -> str | None:
                                   tracking.CHAMPION)
 
 
+def write_june_history(settings: Settings) -> None:
+    """Three weeks of June 2025 (no other test writes those dates); rewriting is idempotent."""
+    write_transactions(generate_history(rows=24_000, days=21, seed=6,
+                                        start_date=date(2025, 6, 1)), settings.offline_dir)
+
+
 def ensure_champion(settings: Settings, start: str, end: str) -> str:
-    """The registry's champion; trains the interval [start, end) through Airflow if none
-    exists (the first version that passes the gates becomes champion)."""
+    """The registry's champion; trains the interval [start, end) of the June history through
+    Airflow if none exists (the first version that passes the gates becomes champion)."""
     from dojo.cli.train import train
 
+    write_june_history(settings)
     if champion(settings) is None:
         app = typer.Typer()
         app.command()(train)

@@ -8,16 +8,14 @@ History goes into the stack's offline store on dates no other test writes (June 
 from __future__ import annotations
 
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from dojo.ingestion.offline_store import write_transactions
 from dojo.monitoring.retrain import COOLING_DOWN, TRIGGERED, RetrainWebhook, airflow_trigger
 from dojo.runtime.waiting import wait_until
 from dojo.settings import Settings
-from dojo.synthetic.generator import generate_history
 from dojo.training import tracking
 from dojo.training.airflow_api import AirflowApi
 from dojo.training.names import DAG_ID
@@ -38,8 +36,6 @@ def _alert(name: str) -> dict:
 def test_alerts_start_one_run_per_cool_down_and_it_becomes_challenger(
         healthy_stack: Settings, tmp_path: Path) -> None:
     settings = healthy_stack
-    write_transactions(generate_history(rows=24_000, days=21, seed=6,
-                                        start_date=date(2025, 6, 1)), settings.offline_dir)
     champion_before = ensure_champion(settings, "2025-06-20", "2025-06-21")
 
     webhook = RetrainWebhook(settings.model_copy(update={
