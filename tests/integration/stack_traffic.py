@@ -10,6 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from dojo.ingestion.offline_store import write_transactions
+from dojo.runtime.waiting import wait_until
 from dojo.settings import Settings
 from dojo.synthetic.generator import generate_history, generate_live
 from dojo.training import tracking
@@ -43,9 +44,20 @@ def ensure_champion(settings: Settings, start: str, end: str) -> str:
     return found
 
 
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/ready", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def score(settings: Settings, count: int, seed: int, prefix: str) -> dict[int, int]:
     """POST ``count`` live transactions to /predict; answers by status code."""
-    url = f"http://{settings.host}:{settings.serving_port}/predict"
+    base = f"http://{settings.host}:{settings.serving_port}"
+    # a champion trained a moment ago is loaded at the server's next alias poll
+    ready = wait_until(lambda: _ready(base), 120, first_pause_s=0.5, max_pause_s=2.0)
+    assert ready.ok, f"the model server at {base} did not become ready"
+    url = f"{base}/predict"
     rows = generate_live(count, seed=seed).drop(columns=["is_fraud", "fraud_pattern"])
     rows["transaction_id"] = prefix + rows["transaction_id"]
     statuses: dict[int, int] = collections.Counter()
