@@ -8,6 +8,7 @@ client library.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -37,6 +38,7 @@ PORT_FIELDS: dict[str, str] = {
     "stream": "stream_metrics_port",
     "airflow": "airflow_port",
     "model-server": "serving_port",
+    "drift-monitor": "monitor_port",
 }
 
 
@@ -249,6 +251,45 @@ class Settings(BaseSettings):
         0.25, ge=0.0, description=(
             "Score-distribution shift (PSI) of the challenger against the champion; 0.1-0.25 "
             "is the usual 'watch it' band, above 0.25 a real shift."))
+    # --- monitoring (issue 14: `dojo monitor`, dojo/monitoring/)
+    monitor_port: Port = Field(8002, ge=1, le=65535, description=(
+        "Drift monitor: /metrics for Prometheus and /alerts, the Alertmanager webhook."))
+    monitor_interval_s: float = Field(
+        60.0, gt=0, le=86_400, description="How often the monitor runs a drift report.")
+    # The window is bounded both ways: by age, so a report describes recent traffic, and by
+    # count, so a traffic spike cannot make one run slow (or the state file huge).
+    monitor_window_max_rows: int = Field(
+        20_000, ge=100, le=5_000_000, description="Newest predictions kept in the window.")
+    monitor_window_max_age_s: float = Field(
+        86_400.0, gt=0, description="Predictions older than this (by scoring time) leave it.")
+    monitor_min_rows: int = Field(
+        200, ge=10, description="Fewer predictions in the window: the run says so and skips drift.")
+    monitor_min_labelled: int = Field(
+        100, ge=10, description="Labelled predictions needed before performance is computed.")
+    # Labels come from another topic and may be read before the prediction they belong to;
+    # only a label still unmatched after this long counts as one for an unknown transaction.
+    monitor_label_grace_s: float = Field(600.0, ge=0, description=(
+        "How long a label waits for its prediction before it is counted as unknown."))
+    monitor_reference_rows: int = Field(5_000, ge=100, le=1_000_000, description=(
+        "Reference rows Evidently compares against (a seeded sample of the champion's "
+        "validation snapshot; PSI uses bins from the whole snapshot)."))
+    monitor_evidently_max_rows: int = Field(50_000, ge=1000, le=10_000_000, description=(
+        "Window rows Evidently compares (a seeded sample beyond this; PSI, data quality and "
+        "performance always use the whole window). Bounds a run's time: bench_drift.py."))
+    monitor_reports_kept: int = Field(
+        50, ge=1, le=10_000, description="Newest monitor reports kept on disk (a few MB each).")
+    monitor_retrain_cooldown_s: float = Field(3_600.0, ge=0, description=(
+        "After a drift-triggered training run, further alerts wait this long."))
+    monitor_retrain_interval_end: datetime | None = Field(None, description=(
+        "End of the data a drift-triggered training run reads; empty = the end of the newest "
+        "labelled day in the offline store."))
+    # --- SLOs (`dojo slo report`, the serving alert rules use the same numbers)
+    slo_latency_target_s: float = Field(0.1, gt=0, description="Latency target of /predict.")
+    slo_latency_objective: float = Field(
+        0.99, gt=0, lt=1, description="Share of /predict requests that must meet the target.")
+    slo_availability_objective: float = Field(
+        0.999, gt=0, lt=1, description="Share of /predict requests that must not fail (5xx).")
+    # --- end of monitoring
 
     @field_validator("home", mode="after")
     @classmethod

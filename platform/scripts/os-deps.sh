@@ -12,6 +12,7 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v hey >/dev/null || missing+=(hey)  # the HTTP load generator of the serving benchmark
 command -v jq >/dev/null || missing+=(jq)  # JSON in platform/scripts/deploy.sh and monitor.sh
 command -v shellcheck >/dev/null || missing+=(shellcheck)  # lints platform/scripts (a test)
+command -v chromium >/dev/null || missing+=(chromium)  # renders the drift report in a test
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0

@@ -42,6 +42,7 @@ def test_up_healthy_then_down_leaves_nothing(
         built = [s for s in states if s.state != "planned"]
         assert {s.name for s in built} == {
             "broker", "mlflow", "prometheus", "alertmanager", "stream", "model-server",
+            "drift-monitor",
         }
         assert all(s.state == "healthy" for s in built), states
         # the CLI sees the same stack through the DOJO_* environment

@@ -63,9 +63,11 @@ from dojo.cli import (  # noqa: E402
     lab,
     leakage,
     model,
+    monitor,
     progress,
     rollout,
     serve,
+    slo,
     train,
 )
 from dojo.cli import stream as stream_cli  # noqa: E402
@@ -77,6 +79,8 @@ app.command(name="leakage")(leakage.leakage)
 app.add_typer(experiment.app, name="experiment")
 app.command(name="train")(train.train)
 app.add_typer(model.app, name="model")
+app.add_typer(monitor.app, name="monitor")
+app.add_typer(slo.app, name="slo")
 app.add_typer(lab.app, name="lab")
 app.add_typer(drill.app, name="drill")
 app.command(name="interview")(interview.interview)

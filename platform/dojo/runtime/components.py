@@ -138,8 +138,16 @@ def build_components(settings: Settings, broker_path: Path | None) -> list[Compo
             state_dirs=(settings.home / "feast",),
         ),
         *(_airflow(settings) if settings.airflow_enabled else []),
-        Component(name="drift-monitor", title="Drift monitor (Evidently)", port=None, url="",
-                  planned="monitoring issue"),
+        Component(
+            name="drift-monitor",
+            title="Drift monitor (Evidently)",
+            port=settings.monitor_port,
+            url=f"http://{host}:{settings.monitor_port}/status",
+            command=(venv_executable("dojo"), "monitor"),
+            after=("broker",),  # a consumer of `predictions` and `labels`
+            scrape=f"{host}:{settings.monitor_port}",
+            state_dirs=(settings.home / "monitor",),
+        ),
     ]
 
 

@@ -149,8 +149,26 @@ def check_model_server(settings: Settings) -> Health:
     return Health(True, f"alive, not ready: {'; '.join(reasons)[:200]}")
 
 
+def check_drift_monitor(settings: Settings) -> Health:
+    """Alive when /status answers; the detail says what it has (window, reference) or lacks."""
+    url = f"http://{settings.host}:{settings.monitor_port}/status"
+    try:
+        response = httpx.get(url, timeout=3.0)
+        status = response.json()
+    except (httpx.HTTPError, ValueError) as error:
+        return Health(False, f"{url}: {type(error).__name__}")
+    if response.status_code != 200:
+        return Health(False, f"{url} answered {response.status_code}")
+    window = status.get("window") or {}
+    problem = status.get("intake_problem") or status.get("reference_problem")
+    detail = (f"{window.get('predictions', 0)} predictions, {window.get('labels_joined', 0)} "
+              f"labels joined" + (f"; {problem}" if problem else ""))
+    return Health(True, detail[:200])
+
+
 CHECKS = {
     "model-server": check_model_server,
+    "drift-monitor": check_drift_monitor,
     "stream": check_stream,
     "broker": check_broker,
     "mlflow": check_mlflow,

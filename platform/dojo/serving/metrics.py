@@ -27,6 +27,12 @@ class ServingMetrics:
         self.request_duration = Histogram(
             "dojo_serving_request_duration_seconds", "Request latency by route and status.",
             ["route", "method", "status"], buckets=LATENCY_BUCKETS, registry=r)
+        # A series born at its first request starts at N, not 0, and increase() cannot count
+        # those N (Prometheus never saw 0): the SLO report and the rate alerts would miss the
+        # first burst after a start. So the main route's success and failure series exist from
+        # the start, at zero.
+        for status in ("200", "500", "503"):
+            self.request_duration.labels("/predict", "POST", status)
         self.in_flight = Gauge("dojo_serving_in_flight_requests", "Requests being handled.",
                                registry=r)
         self.predictions = Counter(
