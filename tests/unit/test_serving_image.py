@@ -48,7 +48,7 @@ def test_compose_is_pinned_and_health_gated() -> None:
     compose = yaml.safe_load((DOCKER_DIR / "compose.yaml").read_text())
     services = compose["services"]
     assert {"kafka", "redis", "postgres", "mlflow", "airflow", "prometheus", "alertmanager",
-            "grafana", "model-server", "stream"} <= set(services)
+            "grafana", "model-server", "stream", "drift-monitor"} <= set(services)
     for name, service in services.items():
         image = service["image"]
         assert ":" in image and not image.endswith(":latest"), (name, image)
@@ -59,3 +59,22 @@ def test_compose_is_pinned_and_health_gated() -> None:
     assert "KRaft" in (DOCKER_DIR / "compose.yaml").read_text()
     dashboards = list((DOCKER_DIR / "compose" / "grafana" / "dashboards").glob("*.json"))
     assert dashboards and "dojo_serving_request_duration_seconds" in dashboards[0].read_text()
+
+
+def test_compose_alerting_routes_like_the_local_stack() -> None:
+    """One routing policy: compose's Alertmanager differs from the local one only in where the
+    monitor's webhook is, and Prometheus scrapes every platform job the rules select on."""
+    from dojo.settings import REPO_ROOT
+
+    local = yaml.safe_load((REPO_ROOT / "platform/dojo/runtime/templates/alertmanager.yml")
+                           .read_text())
+    compose = yaml.safe_load((DOCKER_DIR / "compose" / "alertmanager.yml").read_text())
+    webhook = next(r for r in compose["receivers"] if r["name"] == "retrain-webhook")
+    assert webhook["webhook_configs"][0]["url"] == "http://drift-monitor:8002/alerts"
+    for document in (local, compose):
+        for receiver in document["receivers"]:
+            receiver.pop("webhook_configs", None)
+    assert compose == local
+    scrape = yaml.safe_load((DOCKER_DIR / "compose" / "prometheus.yml").read_text())
+    jobs = {job["job_name"] for job in scrape["scrape_configs"]}
+    assert {"model-server", "stream", "drift-monitor"} <= jobs
