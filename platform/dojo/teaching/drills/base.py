@@ -17,6 +17,7 @@ The contract a drill keeps:
 from __future__ import annotations
 
 import re
+import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -165,3 +166,28 @@ def run_pid_fix(ctx: DrillContext, commands: tuple[str, ...],
     steps.append((command, *ctx.shell(command)))
     steps.append((then, *ctx.shell(then)))
     return steps
+
+
+def start_detached(ctx: DrillContext, name: str, argv: list[str],
+                   cwd: Path | None = None) -> subprocess.Popen:
+    """Start a drill's helper process in its own session, so it outlives the command that
+    started it (like a forgotten server or a rogue producer). Its output goes to
+    ``<state_dir>/<name>.log`` and its pid to ``<state_dir>/<name>.pid`` for ``reset``."""
+    ctx.state_dir.mkdir(parents=True, exist_ok=True)
+    with (ctx.state_dir / f"{name}.log").open("ab") as log:
+        process = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=log, start_new_session=True)
+    (ctx.state_dir / f"{name}.pid").write_text(f"{process.pid}\n")
+    return process
+
+
+def command_line_has(pid: int, *parts: str) -> bool:
+    """The process ``pid`` still runs with all ``parts`` in its command line (pids are reused:
+    never kill a stranger)."""
+    import psutil
+
+    try:
+        cmdline = psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return False
+    return all(part in cmdline for part in parts)

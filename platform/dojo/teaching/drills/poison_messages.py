@@ -10,15 +10,20 @@ exactly that: the processor is caught up and nothing new has reached the DLQ for
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import psutil
-
 from dojo.teaching.drills._stream import caught_up, pipeline_works
-from dojo.teaching.drills.base import Check, Drill, DrillContext, DrillError, stop_recorded_process
+from dojo.teaching.drills.base import (
+    Check,
+    Drill,
+    DrillContext,
+    DrillError,
+    command_line_has,
+    start_detached,
+    stop_recorded_process,
+)
 
 MODULE = "dojo.teaching.drills._legacy_pos"
 RATE = 4.0  # events per second: a DLQ that grows every few seconds, not a flood
@@ -53,27 +58,16 @@ class PoisonMessages(Drill):
         return ctx.state_dir / f"{self.name}.pid"
 
     def _is_ours(self, pid: int, ctx: DrillContext) -> bool:
-        """The pid is still this stack's gateway (pids are reused; never kill a stranger)."""
-        try:
-            cmdline = psutil.Process(pid).cmdline()
-        except psutil.Error:
-            return False
-        return MODULE in cmdline and ctx.settings.bootstrap_servers in cmdline
+        return command_line_has(pid, MODULE, ctx.settings.bootstrap_servers)
 
     def inject(self, ctx: DrillContext) -> None:
         ready = pipeline_works(ctx)
         if not ready.ok:
             raise DrillError(f"the stream is not healthy before the drill: {ready.detail}")
-        ctx.state_dir.mkdir(parents=True, exist_ok=True)
-        log = (ctx.state_dir / f"{self.name}.log").open("ab")
         started = time.time()
-        gateway = subprocess.Popen(  # detached: it outlives this command, like a real upstream
-            [sys.executable, "-m", MODULE, "--bootstrap", ctx.settings.bootstrap_servers,
-             "--rate", str(RATE), "--defect", self.defect],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-        )
-        log.close()
-        self._pid_file(ctx).write_text(f"{gateway.pid}\n")
+        gateway = start_detached(ctx, self.name, [
+            sys.executable, "-m", MODULE, "--bootstrap", ctx.settings.bootstrap_servers,
+            "--rate", str(RATE), "--defect", self.defect])
 
         def dlq_grows() -> Check:
             if gateway.poll() is not None:

@@ -9,11 +9,8 @@ so the learner's job is to read that message and act on it, not to guess.
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
-
-import psutil
 
 from dojo.runtime.ports import port_is_free
 from dojo.teaching.drills.base import (
@@ -21,7 +18,9 @@ from dojo.teaching.drills.base import (
     Drill,
     DrillContext,
     DrillError,
+    command_line_has,
     run_pid_fix,
+    start_detached,
     stop_recorded_process,
 )
 
@@ -56,11 +55,7 @@ class PortTaken(Drill):
 
     def _is_ours(self, pid: int, port: int) -> bool:
         """The recorded pid is still our http.server (pids are reused; never kill a stranger)."""
-        try:
-            cmdline = psutil.Process(pid).cmdline()
-        except psutil.Error:
-            return False
-        return "http.server" in cmdline and str(port) in cmdline
+        return command_line_has(pid, "http.server", str(port))
 
     def inject(self, ctx: DrillContext) -> None:
         port, host = self._port(ctx), ctx.settings.host
@@ -69,14 +64,10 @@ class PortTaken(Drill):
                      deadline_s=30, what=f"port {port}")
         empty = ctx.state_dir / "port-taken-www"  # what the stray server lists: nothing of ours
         empty.mkdir(parents=True, exist_ok=True)
-        log = (ctx.state_dir / "port-taken.log").open("ab")
-        holder = subprocess.Popen(  # detached: it outlives this command, like a forgotten server
-            [sys.executable, "-m", "http.server", "--bind", host, str(port)],
-            cwd=empty, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            start_new_session=True,
-        )
-        log.close()
-        self._pid_file(ctx).write_text(f"{holder.pid}\n")
+        # Detached: it outlives this command, like a forgotten server.
+        holder = start_detached(ctx, self.name,
+                                [sys.executable, "-m", "http.server", "--bind", host, str(port)],
+                                cwd=empty)
         ctx.wait_for(lambda: Check(not port_is_free(host, port) or holder.poll() is not None,
                                    f"port {port} not bound yet"),
                      deadline_s=15, what="the stray server")

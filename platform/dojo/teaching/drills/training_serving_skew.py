@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import psutil
-
 from dojo.teaching.drills._stream import caught_up, drill_event, pipeline_works, produce
-from dojo.teaching.drills.base import Check, Drill, DrillContext, DrillError, stop_recorded_process
+from dojo.teaching.drills.base import (
+    Check,
+    Drill,
+    DrillContext,
+    DrillError,
+    command_line_has,
+    start_detached,
+    stop_recorded_process,
+)
 
 MODULE = "dojo.teaching.drills._legacy_stream"
 USERS = tuple(f"u-skew-{n:02d}" for n in range(12))
@@ -66,11 +71,7 @@ class TrainingServingSkew(Drill):
         return ctx.state_dir / f"{self.name}.pid"
 
     def _is_ours(self, pid: int, ctx: DrillContext) -> bool:
-        try:
-            cmdline = psutil.Process(pid).cmdline()
-        except psutil.Error:
-            return False
-        return MODULE in cmdline and str(ctx.settings.home) in cmdline
+        return command_line_has(pid, MODULE, str(ctx.settings.home))
 
     def inject(self, ctx: DrillContext) -> None:
         ready = pipeline_works(ctx)
@@ -85,14 +86,9 @@ class TrainingServingSkew(Drill):
         applied = caught_up(ctx)
         if not applied.ok:
             raise DrillError(f"the drill's events did not get through: {applied.detail}")
-        ctx.state_dir.mkdir(parents=True, exist_ok=True)
-        log = (ctx.state_dir / f"{self.name}.log").open("ab")
-        job = subprocess.Popen(  # detached: a forgotten deployment outlives whoever started it
-            [sys.executable, "-m", MODULE, "--home", str(ctx.settings.home)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-        )
-        log.close()
-        self._pid_file(ctx).write_text(f"{job.pid}\n")
+        # Detached: a forgotten deployment outlives whoever started it.
+        job = start_detached(ctx, self.name,
+                             [sys.executable, "-m", MODULE, "--home", str(ctx.settings.home)])
 
         def skewed() -> Check:
             if job.poll() is not None:
