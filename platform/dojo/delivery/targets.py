@@ -74,7 +74,26 @@ def reload(api: ServerApi, say: Say) -> None:
     say(f"      server reloaded: {', '.join(changes) or 'no alias change seen yet'}")
 
 
-class LocalTarget:
+class _ProcessTarget:
+    """A target whose server keeps running across a deploy: moving the alias and asking the
+    server to reload is the whole change, and undoing it is the same call after the alias
+    moved back."""
+
+    api: ServerApi
+
+    def server(self) -> ServerApi:
+        return self.api
+
+    def apply(self, say: Say) -> None:
+        reload(self.api, say)
+
+    undo = apply
+
+    def close(self) -> None:
+        self.api.close()
+
+
+class LocalTarget(_ProcessTarget):
     """The stack's model server (`make up` supervises it; `dojo serve` runs one by hand)."""
 
     name = "local"
@@ -92,19 +111,8 @@ class LocalTarget:
     def prepare(self, say: Say) -> None:
         say(f"model server at {self.url} answers /health")
 
-    def server(self) -> ServerApi:
-        return self.api
 
-    def apply(self, say: Say) -> None:
-        reload(self.api, say)
-
-    undo = apply
-
-    def close(self) -> None:
-        self.api.close()
-
-
-class DockerTarget:
+class DockerTarget(_ProcessTarget):
     """The model-server image run as one container on the host network."""
 
     name = "docker"
@@ -158,17 +166,6 @@ class DockerTarget:
                                   capture_output=True, text=True, check=False)
             raise TargetError(f"container {self.container} does not answer {self.url}/health; "
                               f"last log lines: {(logs.stdout + logs.stderr).strip()[-300:]}")
-
-    def server(self) -> ServerApi:
-        return self.api
-
-    def apply(self, say: Say) -> None:
-        reload(self.api, say)
-
-    undo = apply
-
-    def close(self) -> None:
-        self.api.close()
 
 
 class KubernetesTarget:
