@@ -45,12 +45,7 @@ def only_tools(tmp_path: Path, **exit_codes_: int) -> str:
     return str(bin_dir)
 
 
-def test_scripts_are_shellcheck_clean() -> None:
-    shellcheck = shutil.which("shellcheck")
-    assert shellcheck, "shellcheck is missing: make os-deps installs it"
-    scripts = sorted(str(p) for p in SCRIPTS.glob("*.sh"))
-    done = run([shellcheck, "--severity=style", *scripts])
-    assert done.returncode == 0, done.stdout
+# shellcheck runs over every script in tests/integration/test_shell_scripts.py.
 
 
 @pytest.mark.parametrize("cluster", ["kind", "minikube"])
