@@ -15,6 +15,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dojo.teaching.drills._stream import caught_up, drill_event, pipeline_works, produce
 from dojo.teaching.drills.base import (
@@ -27,16 +28,23 @@ from dojo.teaching.drills.base import (
     stop_recorded_process,
 )
 
+if TYPE_CHECKING:
+    from dojo.features.parity import Parity
+
 MODULE = "dojo.teaching.drills._legacy_stream"
 USERS = tuple(f"u-skew-{n:02d}" for n in range(12))
 
 
-def parity(ctx: DrillContext) -> Check:
+def compare(ctx: DrillContext) -> Parity:
     from dojo.features.parity import online_vs_offline
     from dojo.features.store import open_store, quiet_feast_warnings
 
     quiet_feast_warnings()
-    result = online_vs_offline(ctx.settings, open_store(ctx.settings))
+    return online_vs_offline(ctx.settings, open_store(ctx.settings))
+
+
+def parity(ctx: DrillContext) -> Check:
+    result = compare(ctx)
     if result.compared == 0:
         return Check(False, "no recently active user has an online row to compare")
     if result.mismatches:
@@ -94,8 +102,9 @@ class TrainingServingSkew(Drill):
             if job.poll() is not None:
                 raise DrillError(f"the old stream job exited at once; see "
                                  f"{ctx.state_dir}/{self.name}.log")
-            observed = parity(ctx)
-            return Check(not observed.ok and "differ" in observed.detail, observed.detail)
+            result = compare(ctx)
+            return Check(bool(result.mismatches),
+                         f"{len(result.differing_users)} of {result.compared} users differ")
 
         ctx.wait_for(skewed, deadline_s=60, what="the skew to reach the online store")
 
@@ -110,9 +119,12 @@ class TrainingServingSkew(Drill):
         mine = re.compile(rf"^(\d+) .*--home {re.escape(str(ctx.settings.home))}\b", re.M)
         found = mine.search(output)
         if found is not None:
-            command = kill.replace("<PID>", found.group(1))
+            pid = int(found.group(1))
+            command = kill.replace("<PID>", str(pid))
             steps.append((command, *ctx.shell(command)))
-            time.sleep(0.5)  # let its last push finish before the online store is rewritten
+            # Its last push must be over before the online store is rewritten.
+            ctx.wait_for(lambda: Check(not command_line_has(pid, MODULE), f"pid {pid} runs"),
+                         deadline_s=15, what="the old stream job to exit")
         steps.append((materialize, *ctx.shell(materialize)))
         return steps
 
