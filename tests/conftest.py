@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 class StartsAProcess(AssertionError):
     """A test outside the slow tiers tried to start a process or a server."""
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_uris_restored() -> Iterator[None]:
+    """MLflow keeps its tracking and registry URIs per process (`mlflow.set_registry_uri`, which
+    the model loader and several helpers call). A test that pointed them at its own, since
+    stopped, server must not send the next test's calls there: restore them after each test."""
+    tracking = registry = None
+    if "mlflow" in sys.modules:
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        tracking, registry = tracking_utils._tracking_uri, registry_utils._registry_uri
+    yield
+    if "mlflow" in sys.modules:
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        tracking_utils._tracking_uri, registry_utils._registry_uri = tracking, registry
 
 
 @pytest.fixture(autouse=True)

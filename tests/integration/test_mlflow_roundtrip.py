@@ -15,6 +15,7 @@ from dojo.settings import Settings
 def test_run_logged_model_registered_and_read_back(healthy_stack: Settings) -> None:
     uri = healthy_stack.tracking_uri
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)  # registered_model_name= goes through the registry URI
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     name = f"roundtrip-{uuid.uuid4().hex[:8]}"
     rng = np.random.default_rng(0)
