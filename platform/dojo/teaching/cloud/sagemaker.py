@@ -85,11 +85,24 @@ def build(settings: Settings, image_tag: str) -> list[Resource]:
             "InitialVariantWeight": 1.0,
         }]
 
-    def features(counts: tuple[str, ...], floats: tuple[str, ...], key: str) -> list[dict]:
-        return ([{"FeatureName": key, "FeatureType": "String"},
-                 {"FeatureName": TIMESTAMP_COLUMN, "FeatureType": "String"}]
-                + [{"FeatureName": n, "FeatureType": "Integral"} for n in counts]
-                + [{"FeatureName": n, "FeatureType": "Fractional"} for n in floats])
+    def feature_group(name: str, key: str, counts: tuple[str, ...], floats: tuple[str, ...],
+                      replaces: str) -> Resource:
+        """One Feast feature view as a feature group: entity key, event time, typed features."""
+        definitions = ([{"FeatureName": key, "FeatureType": "String"},
+                        {"FeatureName": TIMESTAMP_COLUMN, "FeatureType": "String"}]
+                       + [{"FeatureName": n, "FeatureType": "Integral"} for n in counts]
+                       + [{"FeatureName": n, "FeatureType": "Fractional"} for n in floats])
+        return _resource(f"feature-group-{name.split('-')[0]}", "sagemaker",
+                         "CreateFeatureGroup", replaces, {
+                             "FeatureGroupName": name,
+                             "RecordIdentifierFeatureName": key,
+                             "EventTimeFeatureName": TIMESTAMP_COLUMN,
+                             "FeatureDefinitions": definitions,
+                             "OnlineStoreConfig": {"EnableOnlineStore": True},
+                             "OfflineStoreConfig": {"S3StorageConfig": {
+                                 "S3Uri": f"{bucket}/feature-store/"}},
+                             "RoleArn": role,
+                         })
 
     return [
         _resource("msk-cluster", "kafka", "CreateClusterV2", "Kafka broker (Tansu locally)", {
@@ -97,30 +110,11 @@ def build(settings: Settings, image_tag: str) -> list[Resource]:
             "Serverless": {"VpcConfigs": [{"SubnetIds": ["subnet-dojo-a", "subnet-dojo-b"]}],
                            "ClientAuthentication": {"Sasl": {"Iam": {"Enabled": True}}}},
         }, note="topics are still created by the platform (dojo topics), not by this call"),
-        _resource("feature-group-user", "sagemaker", "CreateFeatureGroup",
-                  "Feast view user_txn_features (online SQLite/Redis, offline parquet)", {
-                      "FeatureGroupName": "user-txn-features",
-                      "RecordIdentifierFeatureName": USER_ENTITY_KEY,
-                      "EventTimeFeatureName": TIMESTAMP_COLUMN,
-                      "FeatureDefinitions": features(USER_COUNT_FEATURES, USER_FLOAT_FEATURES,
-                                                     USER_ENTITY_KEY),
-                      "OnlineStoreConfig": {"EnableOnlineStore": True},
-                      "OfflineStoreConfig": {"S3StorageConfig": {
-                          "S3Uri": f"{bucket}/feature-store/"}},
-                      "RoleArn": role,
-                  }),
-        _resource("feature-group-merchant", "sagemaker", "CreateFeatureGroup",
-                  "Feast view merchant_label_features", {
-                      "FeatureGroupName": "merchant-label-features",
-                      "RecordIdentifierFeatureName": MERCHANT_ENTITY_KEY,
-                      "EventTimeFeatureName": TIMESTAMP_COLUMN,
-                      "FeatureDefinitions": features(MERCHANT_FEATURES[:1], MERCHANT_FEATURES[1:],
-                                                     MERCHANT_ENTITY_KEY),
-                      "OnlineStoreConfig": {"EnableOnlineStore": True},
-                      "OfflineStoreConfig": {"S3StorageConfig": {
-                          "S3Uri": f"{bucket}/feature-store/"}},
-                      "RoleArn": role,
-                  }),
+        feature_group("user-txn-features", USER_ENTITY_KEY, USER_COUNT_FEATURES,
+                      USER_FLOAT_FEATURES,
+                      "Feast view user_txn_features (online SQLite/Redis, offline parquet)"),
+        feature_group("merchant-label-features", MERCHANT_ENTITY_KEY, MERCHANT_FEATURES[:1],
+                      MERCHANT_FEATURES[1:], "Feast view merchant_label_features"),
         _resource("training-job", "sagemaker", "CreateTrainingJob",
                   "Airflow DAG fraud_training (one run)", {
                       "TrainingJobName": f"{model}-training-{image_tag.replace('.', '-')}",
