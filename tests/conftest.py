@@ -40,11 +40,10 @@ class StartsAProcess(AssertionError):
     """A test outside the slow tiers tried to start a process or a server."""
 
 
-@pytest.fixture(autouse=True)
-def _mlflow_uris_restored() -> Iterator[None]:
+def _restoring_mlflow_uris() -> Iterator[None]:
     """MLflow keeps its tracking and registry URIs per process (`mlflow.set_registry_uri`, which
-    the model loader and several helpers call). A test that pointed them at its own, since
-    stopped, server must not send the next test's calls there: restore them after each test."""
+    the model loader and several helpers call). A test or a module fixture that pointed them at
+    its own, since stopped, server must not send later calls there: put them back afterwards."""
     tracking = registry = None
     if "mlflow" in sys.modules:
         from mlflow.tracking._model_registry import utils as registry_utils
@@ -57,6 +56,18 @@ def _mlflow_uris_restored() -> Iterator[None]:
         from mlflow.tracking._tracking_service import utils as tracking_utils
 
         tracking_utils._tracking_uri, registry_utils._registry_uri = tracking, registry
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_uris_restored() -> Iterator[None]:
+    """After each test (see `_restoring_mlflow_uris`)."""
+    yield from _restoring_mlflow_uris()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _mlflow_uris_restored_per_module() -> Iterator[None]:
+    """After each module: a module fixture (test_monitor_service's own MLflow) sets them too."""
+    yield from _restoring_mlflow_uris()
 
 
 @pytest.fixture(autouse=True)

@@ -48,15 +48,27 @@ def model(healthy_stack: Settings) -> tuple[str, MlflowClient]:
     return name, client
 
 
-def predictions_on_topic(bootstrap: str, request_ids: set[str]) -> list[dict]:
-    """The `predictions` records of these requests (read from the beginning)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             consumer_timeout_ms=2000)
+def predictions_end(bootstrap: str) -> dict[TopicPartition, int]:
+    """Where `predictions` ends now: the shared stack's topic holds every earlier test's
+    traffic, so a test reads only what came after this point."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
         partitions = [TopicPartition(PREDICTIONS_TOPIC, p)
                       for p in consumer.partitions_for_topic(PREDICTIONS_TOPIC) or ()]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
+        return consumer.end_offsets(partitions)
+    finally:
+        consumer.close()
+
+
+def predictions_on_topic(bootstrap: str, request_ids: set[str],
+                         since: dict[TopicPartition, int]) -> list[dict]:
+    """The `predictions` records of these requests, read from the offsets in ``since``."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             consumer_timeout_ms=2000)
+    try:
+        consumer.assign(list(since))
+        for partition, offset in since.items():
+            consumer.seek(partition, offset)
         return [record for message in consumer
                 if (record := json.loads(message.value))["request_id"] in request_ids]
     finally:
@@ -67,6 +79,7 @@ def test_champion_scores_with_online_features_and_shadow_never_answers(
         healthy_stack: Settings, model: tuple[str, MlflowClient], tmp_path: Path) -> None:
     name, _ = model
     push_user_features(healthy_stack, "u_serving_known", age_s=90)
+    since = predictions_end(healthy_stack.bootstrap_servers)
     with ServerProcess(tmp_path, DOJO_REGISTERED_MODEL=name, DOJO_SERVING_ROUTING="shadow",
                        **FAST) as server:
         wait_for(server.ready, 60, "/ready 200")
@@ -85,7 +98,7 @@ def test_champion_scores_with_online_features_and_shadow_never_answers(
         records: list[dict] = []
 
         def logged() -> bool:
-            records[:] = predictions_on_topic(healthy_stack.bootstrap_servers, ids)
+            records[:] = predictions_on_topic(healthy_stack.bootstrap_servers, ids, since)
             return len(records) == 4
         wait_for(logged, 30, "champion and shadow records on `predictions`")
     by_variant = {(r["request_id"], r["variant"]): r for r in records}
@@ -110,7 +123,9 @@ def test_alias_move_under_load_swaps_version_with_zero_failures(
                 i = 0
                 while not stop.is_set():
                     i += 1
-                    response = http.post("/predict", json=transaction(i, amount=900.0))
+                    # users no other test streamed: the decision is the amount's alone
+                    response = http.post("/predict", json=transaction(
+                        i, amount=900.0, user=f"u_alias_{name}_{i % 50}"))
                     if response.status_code != 200:
                         failures.append(f"{response.status_code} {response.text[:200]}")
                         continue

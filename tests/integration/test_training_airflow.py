@@ -115,6 +115,7 @@ def test_a_registered_version_has_everything_logged(
             "reports/gates.json", "reports/validation.json"} <= files
     assert {i.tags[0].value for i in run.inputs.dataset_inputs} == {"training", "validation"}
     mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)  # models:/ URIs resolve through the registry
     uri = f"models:/{name}/{version.version}"
     info = mlflow.models.get_model_info(uri)
     assert "amount" in info.signature.inputs.input_names()
