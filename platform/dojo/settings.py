@@ -222,6 +222,10 @@ class Settings(BaseSettings):
         1.0, gt=0, le=60, description="Pause between two health-check attempts.")
     deploy_smoke_rows: int = Field(
         100, ge=4, le=256, description="Known rows the smoke test scores (fixed seed).")
+    deploy_smoke_min_auc: float = Field(
+        0.75, ge=0.5, le=1.0, description=(
+            "ROC AUC the new version's scores must reach on the smoke rows' known labels "
+            "(trained versions score about 0.9, a shuffled-label one about 0.5)."))
     deploy_smoke_min_agreement: float = Field(
         0.8, ge=0.0, le=1.0, description=(
             "Share of the smoke rows on which the new version must decide as the previous "

@@ -1,8 +1,9 @@
 """`dojo deploy` against real components: MLflow's registry and a running model server.
 
-Each test registers tiny real models (skops, as training logs them) under a model name of its
-own: v1 decides "fraud when the amount is large", v2 the opposite (the broken version: it
-loads, answers 200 and decides wrongly), v3 the same rule as v1 (a good release). The deploy
+Each test registers small real models (skops, as training logs them) under a model name of its
+own: v1 learned the generator's fraud patterns, v2 the same rows with the labels reversed (the
+broken version: it loads, answers 200 and ranks the known frauds last), v3 the same as v1 (a
+good release). The deploy
 runs as the `dojo` command a person types, and the test reads its exit code and output.
 """
 
@@ -22,7 +23,7 @@ from serving_processes import ServerProcess, wait_for
 
 from dojo.runtime.ports import free_port
 from dojo.settings import REPO_ROOT, Settings
-from serving_support import register_versions
+from serving_support import generator_pipeline, register_models
 
 FAST = {"DOJO_SERVING_ALIAS_POLL_S": "0.2", "DOJO_SERVING_REGISTRY_RETRY_S": "0.2",
         "DOJO_DEPLOY_HEALTH_RETRIES": "40", "DOJO_DEPLOY_HEALTH_INTERVAL_S": "0.5"}
@@ -33,7 +34,8 @@ DOJO = str(Path(sys.executable).with_name("dojo"))
 def versions(healthy_stack: Settings) -> tuple[str, MlflowClient]:
     name = f"fraud-deploy-{uuid.uuid4().hex[:6]}"
     uri = healthy_stack.tracking_uri
-    assert register_versions(uri, name, flips=(False, True, False)) == ["1", "2", "3"]
+    good, broken = generator_pipeline(), generator_pipeline(invert=True)
+    assert register_models(uri, name, [good, broken, good]) == ["1", "2", "3"]
     client = MlflowClient(uri, registry_uri=uri)
     client.set_registered_model_alias(name, "champion", "1")
     return name, client
@@ -64,6 +66,7 @@ def test_broken_version_rolls_back_and_a_good_one_deploys_locally(
         assert broken.returncode == 1, out
         assert "alias champion: v1 -> v2" in out
         assert "smoke test: FAILED" in out and "rolling back to v1" in out
+        assert "do not rank the known frauds above the legitimate rows" in out
         assert "rolled back, v1 serves again" in out
         assert champion(client, name) == "1"
         assert server.metric('dojo_serving_model_info{alias="champion",name="' + name

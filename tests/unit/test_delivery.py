@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from dojo.delivery import rollout_state as rs
+from dojo.delivery.known_rows import KnownRows, smoke_rows
 from dojo.delivery.rollout import plan
 from dojo.delivery.rollout_gates import Limits, evaluate, psi, quantile
-from dojo.delivery.smoke import Answers, judge
+from dojo.delivery.smoke import Answers, Floors, judge, ranking_auc
 from dojo.delivery.targets import KubernetesTarget
 from dojo.serving.metrics import LATENCY_BUCKETS, SCORE_BUCKETS
 from dojo.settings import load_settings
@@ -87,21 +88,48 @@ def test_quantile_interpolates_like_prometheus() -> None:
 
 def test_smoke_verdicts() -> None:
     rows = {f"t{i}": ("fraud" if i < 5 else "legit") for i in range(10)}
-    reference = Answers("1", dict(rows), dict.fromkeys(rows, 0.5))
-    same = Answers("2", dict(rows), dict.fromkeys(rows, 0.4))
-    assert judge(same, "2", reference, 0.8).passed
+    known = KnownRows([], {tx: d == "fraud" for tx, d in rows.items()})
+    floors = Floors(min_auc=0.75, min_agreement=0.8)
+    ranked = {tx: (0.9 if d == "fraud" else 0.1) for tx, d in rows.items()}
+    reference = Answers("1", dict(rows), dict(ranked))
+    same = Answers("2", dict(rows), dict(ranked))
+    verdict = judge(same, "2", reference, known, floors)
+    assert verdict.passed and "ROC AUC 1.00" in verdict.message
     inverted = Answers("2", {k: "legit" if v == "fraud" else "fraud" for k, v in rows.items()},
-                       dict.fromkeys(rows, 0.4))
-    verdict = judge(inverted, "2", reference, 0.8)
-    assert not verdict.passed and "0%" in verdict.message
-    blind = Answers("2", dict.fromkeys(rows, "legit"), dict.fromkeys(rows, 0.01))
-    verdict = judge(blind, "2", reference, 0.5)  # agrees on half, catches nothing
+                       {tx: 1 - s for tx, s in ranked.items()})
+    verdict = judge(inverted, "2", reference, known, floors)
+    assert not verdict.passed and "ROC AUC 0.00" in verdict.message
+    blind = Answers("2", dict.fromkeys(rows, "legit"), dict(ranked))  # ranks well, flags nothing
+    verdict = judge(blind, "2", reference, known, Floors(0.75, 0.5))  # agrees on half
     assert not verdict.passed and "still flags 0% of the 5" in verdict.message
-    assert not judge(Answers(error="/predict/batch answered 500"), "2", reference, 0.8).passed
-    assert not judge(same, "3", reference, 0.8).passed  # answered by the wrong version
-    assert judge(same, "2", None, 0.8).passed  # first deploy: nothing to compare with
+    assert not judge(Answers(error="/predict/batch answered 500"), "2", reference, known,
+                     floors).passed
+    assert not judge(same, "3", reference, known, floors).passed  # the wrong version answered
+    assert judge(same, "2", None, known, floors).passed  # first deploy: nothing to compare with
     nan = Answers("2", dict(rows), dict.fromkeys(rows, float("nan")))
-    assert "outside [0, 1]" in judge(nan, "2", reference, 0.8).message
+    assert "outside [0, 1]" in judge(nan, "2", reference, known, floors).message
+
+
+def test_smoke_rows_are_the_same_known_rows_under_users_no_stream_writes() -> None:
+    first, again = smoke_rows(40), smoke_rows(40)
+    assert [r["amount"] for r in first.rows] == [r["amount"] for r in again.rows]
+    assert all(r["user_id"].startswith("smoke-") for r in first.rows)
+    assert set(first.labels) == {r["transaction_id"] for r in first.rows}
+    assert 0 < sum(first.labels.values()) < len(first.labels)  # both classes to rank
+
+
+def test_smoke_ranking_needs_no_previous_version() -> None:
+    """A shuffled-label model: decisions like the previous version's (which flagged nothing),
+    scores at random. Only the ranking against the known labels can catch it."""
+    rows = {f"t{i}": "legit" for i in range(20)}
+    known = KnownRows([], {f"t{i}": i % 2 == 0 for i in range(20)})
+    random_scores = {f"t{i}": 0.3 + 0.01 * (i % 4 in (0, 1)) for i in range(20)}
+    shuffled = Answers("9", dict(rows), random_scores)
+    previous = Answers("8", dict(rows), dict.fromkeys(rows, 0.05))
+    for reference in (previous, None):
+        verdict = judge(shuffled, "9", reference, known, Floors(0.75, 0.8))
+        assert not verdict.passed and "ROC AUC 0.50" in verdict.message, verdict.message
+    assert ranking_auc({"a": 0.2}, {"a": True}) is None  # one class: nothing to rank
 
 
 def test_the_kubernetes_plan_uses_the_manifests_names(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import structlog
 
 from dojo.delivery.known_rows import smoke_rows
 from dojo.delivery.server_api import ServerApi, ServerError
-from dojo.delivery.smoke import Answers, SmokeResult, judge, score_rows
+from dojo.delivery.smoke import Answers, Floors, SmokeResult, judge, score_rows
 from dojo.delivery.targets import Target, TargetError
 from dojo.runtime.waiting import wait_until
 from dojo.settings import Settings
@@ -118,7 +118,8 @@ def deploy(settings: Settings, make_client: Callable[[], Any], target: Target, r
     except TargetError as error:
         return DeployResult(MISSING_PREREQUISITE, version, previous, str(error))
     server = target.server()
-    rows = smoke_rows(settings.deploy_smoke_rows)
+    known = smoke_rows(settings.deploy_smoke_rows)
+    rows = known.rows
     patience = settings.deploy_health_retries * settings.deploy_health_interval_s
     reference = _reference(server, rows, patience) if previous else None
     if reference is not None and not reference.error:
@@ -144,8 +145,9 @@ def deploy(settings: Settings, make_client: Callable[[], Any], target: Target, r
         healthy, detail = False, str(error)
     say(f"      {'passed' if healthy else 'FAILED'}: {detail}")
     if healthy:
+        floors = Floors(settings.deploy_smoke_min_auc, settings.deploy_smoke_min_agreement)
         smoke: SmokeResult = judge(score_rows(target.server(), rows), version, reference,
-                                   settings.deploy_smoke_min_agreement)
+                                   known, floors)
         say(f"[5/6] smoke test: {'passed' if smoke.passed else 'FAILED'}: {smoke.message}")
         if smoke.passed:
             say(f"[6/6] deployed v{version} on {target.name}")

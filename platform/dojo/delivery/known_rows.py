@@ -8,6 +8,7 @@ shows it on these rows. A fixed seed makes the smoke rows the same in every depl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,14 +20,15 @@ SMOKE_SEED = 20_250_105
 SMOKE_FRAUD_RATE = 0.5
 
 
-def transactions(count: int, seed: int, prefix: str, fraud_rate: float = 0.015,
-                 users: int = 10_000) -> list[dict[str, Any]]:
-    """``count`` request bodies (JSON-ready), stamped in the last two minutes."""
+def _frame(count: int, seed: int, fraud_rate: float, users: int) -> Any:
     from dojo.synthetic.generator import generate_live
 
     start = datetime.now(UTC) - timedelta(seconds=120)
-    frame = generate_live(count, seed, start=start, span_s=60.0, fraud_rate=fraud_rate,
-                          users=users)
+    return generate_live(count, seed, start=start, span_s=60.0, fraud_rate=fraud_rate,
+                         users=users)
+
+
+def _bodies(frame: Any, seed: int, prefix: str) -> list[dict[str, Any]]:
     rows = []
     for i, record in enumerate(frame[list(TRANSACTION_FIELDS)].to_dict("records")):
         record["ts"] = record["ts"].isoformat()
@@ -35,5 +37,32 @@ def transactions(count: int, seed: int, prefix: str, fraud_rate: float = 0.015,
     return rows
 
 
-def smoke_rows(count: int) -> list[dict[str, Any]]:
-    return transactions(count, SMOKE_SEED, "smoke", fraud_rate=SMOKE_FRAUD_RATE)
+def transactions(count: int, seed: int, prefix: str, fraud_rate: float = 0.015,
+                 users: int = 10_000) -> list[dict[str, Any]]:
+    """``count`` request bodies (JSON-ready), stamped in the last two minutes."""
+    return _bodies(_frame(count, seed, fraud_rate, users), seed, prefix)
+
+
+@dataclass(frozen=True)
+class KnownRows:
+    """Request bodies and, by transaction id, whether the generator made each one a fraud."""
+
+    rows: list[dict[str, Any]]
+    labels: dict[str, bool]
+
+
+def smoke_rows(count: int) -> KnownRows:
+    """The smoke test's rows, under user ids no stream ever writes (``smoke-u…``).
+
+    Why their own users: the server then finds no online row and scores each request from its
+    own fields (the documented first-transaction defaults), so the same rows get the same input
+    in every deploy, whatever the stack streamed before. With real users, the online features
+    changed the champion's answers between two deploys, and a check that compares answers
+    compared different inputs. The online read itself is checked by `/ready`, and live traffic
+    by the rollout's canary (lab 14)."""
+    frame = _frame(count, SMOKE_SEED, SMOKE_FRAUD_RATE, 10_000)
+    frame["user_id"] = "smoke-" + frame["user_id"].astype(str)
+    rows = _bodies(frame, SMOKE_SEED, "smoke")
+    labels = {row["transaction_id"]: bool(fraud)
+              for row, fraud in zip(rows, frame["is_fraud"], strict=True)}
+    return KnownRows(rows, labels)

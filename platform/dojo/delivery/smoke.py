@@ -5,6 +5,10 @@ What it catches, and why each check:
   category it never saw, a dependency that changed) answers 5xx;
 - the answering version: the server must really serve the version just deployed;
 - scores outside [0, 1] or not numbers: a broken output layer;
+- how well the scores rank the known rows (ROC AUC against the generator's own labels), below
+  a floor: a version trained on shuffled labels scores at random (AUC about 0.5; trained
+  versions score about 0.9 on these rows). This check needs no previous version, so it holds
+  whatever the champion before it was, or whether it flagged any of the rows;
 - agreement with the previous champion's decisions on the same rows, below a floor: a version
   that loads and answers but decides differently on most known rows (trained on shuffled or
   inverted labels). A good new version moves some decisions, not most of them;
@@ -19,6 +23,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from dojo.delivery.known_rows import KnownRows
 from dojo.delivery.server_api import ServerApi, ServerError
 
 # A new version must keep at least this share of the previous version's fraud flags on the
@@ -61,9 +66,29 @@ class SmokeResult:
     message: str
 
 
-def judge(new: Answers, version: str, reference: Answers | None,
-          min_agreement: float) -> SmokeResult:
-    """Pass or fail ``new`` (the deployed version's answers) against ``reference``."""
+@dataclass(frozen=True)
+class Floors:
+    """The smoke test's thresholds (DOJO_DEPLOY_SMOKE_MIN_AUC, _MIN_AGREEMENT)."""
+
+    min_auc: float
+    min_agreement: float
+
+
+def ranking_auc(scores: dict[str, float], labels: dict[str, bool]) -> float | None:
+    """ROC AUC of ``scores`` on the labelled rows; None without both classes among them."""
+    from sklearn.metrics import roc_auc_score
+
+    known = [tx for tx in labels if tx in scores]
+    truth = [labels[tx] for tx in known]
+    if len(set(truth)) < 2:
+        return None
+    return float(roc_auc_score(truth, [scores[tx] for tx in known]))
+
+
+def judge(new: Answers, version: str, reference: Answers | None, known: KnownRows,
+          floors: Floors) -> SmokeResult:
+    """Pass or fail ``new`` (the deployed version's answers): on its own against the known
+    labels, then against ``reference`` (the previous version's answers on the same rows)."""
     if new.error:
         return SmokeResult(False, new.error)
     if new.version != version:
@@ -73,6 +98,13 @@ def judge(new: Answers, version: str, reference: Answers | None,
         return SmokeResult(False, f"{len(bad)} score(s) outside [0, 1]: {bad[:3]}")
     flagged = sum(d == "fraud" for d in new.decisions.values())
     summary = f"{len(new.decisions)} rows answered, {flagged} flagged"
+    auc = ranking_auc(new.scores, known.labels)
+    if auc is not None:
+        summary += f", ROC AUC {auc:.2f} on their labels (floor {floors.min_auc:.2f})"
+        if auc < floors.min_auc:
+            return SmokeResult(False, f"{summary}: the scores do not rank the known frauds "
+                                      "above the legitimate rows")
+    min_agreement = floors.min_agreement
     if reference is None or reference.error or not reference.decisions:
         return SmokeResult(True, f"{summary} (no previous version to compare with)")
     same = sum(new.decisions.get(tx) == d for tx, d in reference.decisions.items())
