@@ -10,8 +10,27 @@ from typer.testing import CliRunner
 
 from dojo.cli.interview import app
 from dojo.settings import Settings
-from dojo.teaching.interview import InterviewFormatError, load_questions, parse_questions
+from dojo.teaching.interview import (
+    InterviewFormatError,
+    load_questions,
+    parse_questions,
+    select_topic,
+)
+from dojo.teaching.interview_topics import TOPICS, UnknownTopicError
 from dojo.teaching.labs.catalog import LABS_DIR, load_catalog
+
+DECK = """# Cards no lab teaches yet
+
+## Interview questions
+
+**Q1. What is federated learning?**
+
+Topic: training
+
+Key points:
+- training where the data lives
+- only updates travel
+"""
 
 README = """# Lab 01
 
@@ -23,12 +42,17 @@ README = """# Lab 01
 
 **Q1. Why commit offsets after the write?**
 
+Topic: streaming
+
 Key points:
 - at-least-once: a crash replays,
   never loses
 - idempotent writes by transaction_id
 
-**Q2. What is a DLQ for?**
+**Q2. What is a DLQ
+for?**
+
+Topic: Streaming
 
 Key points:
 
@@ -49,13 +73,21 @@ def test_parse_questions_and_key_points() -> None:
         "at-least-once: a crash replays, never loses", "idempotent writes by transaction_id"
     )
     assert questions[1].key_points[-1] == "the reason travels with the event"
+    assert questions[1].text == "What is a DLQ for?", "a question wrapped over two lines"
+    assert [q.topic for q in questions] == ["streaming", "streaming"]
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("## Interview questions\n\n**Q1. Why?**\n\nNo points here.\n", "no `Key points:`"),
-        ("## Interview questions\n\n**Q2. Why?**\n\nKey points:\n- a\n", "numbered [2]"),
+        ("## Interview questions\n\n**Q2. Why?**\n\nTopic: serving\n\nKey points:\n- a\n",
+         "numbered [2]"),
+        ("## Interview questions\n\n**Q1. Why?**\n\nKey points:\n- a\n", "no `Topic:` line"),
+        ("## Interview questions\n\n**Q1. Why?**\n\nTopic: cooking\n\nKey points:\n- a\n",
+         "unknown topic 'cooking'; valid topics: fundamentals, "),
+        ("## Interview questions\n\n**Q1. Why\n\nTopic: serving\n\nKey points:\n- a\n",
+         "close the bold question"),
     ],
 )
 def test_malformed_sections_are_errors(text: str, message: str) -> None:
@@ -72,12 +104,71 @@ def test_every_ready_lab_has_interview_questions() -> None:
             assert all(q.text.endswith("?") for q in questions), "each card asks a question"
 
 
+def test_every_card_has_a_known_topic_and_topic_selects_exactly_those() -> None:
+    cards = load_questions()
+    assert cards, "the repository has interview cards"
+    assert {q.topic for q in cards} <= set(TOPICS)
+    assert len({q.key for q in cards}) == len(cards), "card keys are unique"
+    for topic in TOPICS:
+        selected = select_topic(cards, topic)
+        assert selected, f"topic {topic} has no cards"
+        assert {q.key for q in selected} == {q.key for q in cards if q.topic == topic}
+    assert sum(len(select_topic(cards, topic)) for topic in TOPICS) == len(cards)
+    with pytest.raises(UnknownTopicError, match="valid topics: "):
+        select_topic(cards, "cooking")
+
+
 @pytest.fixture
 def labs_dir(tmp_path: Path) -> str:
     folder = tmp_path / "labs" / "01-fixture"
     folder.mkdir(parents=True)
     (folder / "README.md").write_text(README)
     return str(tmp_path / "labs")
+
+
+@pytest.fixture
+def cards_dir(tmp_path: Path) -> str:
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "training.md").write_text(DECK)
+    return str(folder)
+
+
+def test_decks_load_after_the_labs_but_not_for_one_lab(labs_dir: str, cards_dir: str) -> None:
+    everything = load_questions(Path(labs_dir), cards_dir=Path(cards_dir))
+    assert [q.key for q in everything] == ["01/Q1", "01/Q2", "training/Q1"]
+    one_lab = load_questions(Path(labs_dir), "01", Path(cards_dir))
+    assert [q.key for q in one_lab] == ["01/Q1", "01/Q2"]
+
+
+def test_topic_option_quizzes_only_that_topic(labs_dir: str, cards_dir: str,
+                                              isolated_env: Settings) -> None:
+    result = CliRunner().invoke(app, ["--topic", "training", "--list", "--labs-dir", labs_dir,
+                                      "--cards-dir", cards_dir])
+    assert result.exit_code == 0, result.output
+    assert "training/Q1 What is federated learning?" in result.output
+    assert "01/Q1" not in result.output and "1 questions" in result.output
+
+
+def test_list_topics_counts_every_topic_on_fixed_lines(labs_dir: str, cards_dir: str,
+                                                       isolated_env: Settings) -> None:
+    result = CliRunner().invoke(app, ["--list-topics", "--labs-dir", labs_dir,
+                                      "--cards-dir", cards_dir])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == len(TOPICS) + 1, "one line per topic, then the total"
+    counts = {line.split()[0]: int(line.split()[1]) for line in lines[:-1]}
+    assert counts == {**dict.fromkeys(TOPICS, 0), "streaming": 2, "training": 1}
+    assert lines[-1].startswith("3 questions.")
+
+
+def test_unknown_topic_is_one_line_naming_the_valid_ones(labs_dir: str, cards_dir: str,
+                                                         isolated_env: Settings) -> None:
+    result = CliRunner().invoke(app, ["--topic", "cooking", "--labs-dir", labs_dir,
+                                      "--cards-dir", cards_dir])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0, result.output
+    assert "unknown topic 'cooking'; valid topics: " + ", ".join(TOPICS) in result.output
 
 
 def test_list_prints_questions_and_key_points(labs_dir: str, isolated_env: Settings) -> None:

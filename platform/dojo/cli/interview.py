@@ -10,7 +10,14 @@ from rich.panel import Panel
 from rich.text import Text
 
 from dojo.cli.common import console, fail, settings_or_exit
-from dojo.teaching.interview import InterviewFormatError, Question, load_questions
+from dojo.teaching.interview import (
+    CARDS_DIR,
+    InterviewFormatError,
+    Question,
+    load_questions,
+    select_topic,
+)
+from dojo.teaching.interview_topics import TOPICS, UnknownTopicError, count_by_topic
 from dojo.teaching.labs import exit_codes
 from dojo.teaching.labs.catalog import LABS_DIR, CatalogError, normalise_id
 from dojo.teaching.progress import ProgressError, load_progress, record_interview
@@ -24,6 +31,18 @@ def _print_list(questions: list[Question], reviewed: dict[str, dict]) -> None:
         console.print(f"{mark} [bold]{q.key}[/] {q.text}", soft_wrap=True)
         for point in q.key_points:
             console.print(f"     - {point}", soft_wrap=True, markup=False)
+
+
+def _print_topics(questions: list[Question]) -> None:
+    """One line per topic: name, card count, what it covers. Fixed columns, never wrapped, so
+    the output reads the same in any terminal, a pipe or a lab check."""
+    counts = count_by_topic(questions)
+    width = max(len(topic) for topic in TOPICS)
+    for topic, count in counts.items():
+        console.print(f"{topic:<{width}}  {count:>3}  {TOPICS[topic]}", soft_wrap=True,
+                      markup=False)
+    console.print(f"{len(questions)} questions. Next: `dojo interview --topic <TOPIC>`.",
+                  soft_wrap=True)
 
 
 def _ask(prompt: str) -> str | None:
@@ -61,22 +80,35 @@ def _quiz(questions: list[Question], progress_file: Path) -> int:
 def interview(
     lab: Annotated[str | None, typer.Option("--lab", metavar="NN",
                                             help="Only this lab's questions.")] = None,
+    topic: Annotated[str | None, typer.Option(
+        "--topic", metavar="TOPIC", help="Only this topic's questions (see --list-topics)."
+    )] = None,
+    list_topics: Annotated[bool, typer.Option("--list-topics", help="Print how many questions "
+                                              "each topic has, no quiz.")] = False,
     list_only: Annotated[bool, typer.Option("--list", help="Print questions and key points, "
                                             "no quiz.")] = False,
     unreviewed: Annotated[bool, typer.Option("--unreviewed", help="Skip questions already "
                                              "marked reviewed.")] = False,
     labs_dir: Annotated[Path, typer.Option("--labs-dir", hidden=True)] = LABS_DIR,
+    cards_dir: Annotated[Path, typer.Option("--cards-dir", hidden=True)] = CARDS_DIR,
 ) -> None:
     """Quiz yourself: each question, your one-line answer, the key points, reviewed or not."""
     settings = settings_or_exit()
     try:
         lab_id = normalise_id(lab) if lab else None
-        questions = load_questions(labs_dir, lab_id)
+        questions = load_questions(labs_dir, lab_id, cards_dir)
+        if list_topics:
+            _print_topics(questions)
+            return
+        if topic:
+            questions = select_topic(questions, topic)
         reviewed = load_progress(settings.progress_path)["interview"]
-    except (CatalogError, InterviewFormatError, ProgressError) as error:
+    except (CatalogError, InterviewFormatError, ProgressError, UnknownTopicError) as error:
         raise fail(str(error), code=exit_codes.BAD_INPUT) from None
     if not questions:
-        where = f"lab {lab_id}" if lab_id else str(labs_dir)
+        where = " and ".join(part for part in (
+            f"lab {lab_id}" if lab_id else "", f"topic {topic.strip().lower()}" if topic else "",
+        ) if part) or str(labs_dir)
         raise fail(f"no interview questions in {where}", code=exit_codes.BAD_INPUT)
     if unreviewed:
         questions = [q for q in questions if q.key not in reviewed]
@@ -87,7 +119,9 @@ def interview(
     if list_only:
         _print_list(questions, reviewed)
         console.print(f"{len(questions)} questions. Next: `dojo interview"
-                      f"{' --lab ' + lab_id if lab_id else ''}` to quiz yourself.")
+                      f"{' --lab ' + lab_id if lab_id else ''}"
+                      f"{' --topic ' + topic.strip().lower() if topic else ''}` to quiz "
+                      "yourself.", soft_wrap=True)
         return
     marked = _quiz(questions, settings.progress_path)
     console.print(f"\nMarked {marked} question(s) reviewed, recorded in {settings.progress_path}. "

@@ -8,9 +8,14 @@ the lab no longer covers. The format a README must follow::
 
     **Q1. Why does the stream processor commit offsets only after writing features?**
 
+    Topic: streaming
+
     Key points:
     - at-least-once delivery: a crash between write and commit replays, never loses
     - writes are idempotent by transaction_id, so a replay does not double count
+
+Questions interviews ask that no lab teaches yet (federated learning, say) live in decks,
+``docs/interview-cards/<deck>.md``, in the same format; their keys are ``<deck>/Q<n>``.
 """
 
 from __future__ import annotations
@@ -19,10 +24,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from dojo.settings import REPO_ROOT
+from dojo.teaching.interview_topics import UnknownTopicError, check_topic
 from dojo.teaching.labs.catalog import LABS_DIR
+
+CARDS_DIR = REPO_ROOT / "docs" / "interview-cards"
 
 SECTION = "## Interview questions"
 _QUESTION = re.compile(r"^\*\*Q(\d+)\.\s+(.+?)\*\*\s*$")
+_QUESTION_START = re.compile(r"^\*\*Q\d+\.\s")
+_TOPIC = re.compile(r"^topic:\s*(.+?)\s*$", re.IGNORECASE)
 _KEY_POINTS = re.compile(r"^key points:?\s*$", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*[-*]\s+(.*)$")
 
@@ -33,10 +44,11 @@ class InterviewFormatError(ValueError):
 
 @dataclass(frozen=True)
 class Question:
-    lab_id: str
+    lab_id: str  # a lab's two digits, or a deck's name for cards no lab teaches yet
     number: int
     text: str
     key_points: tuple[str, ...]
+    topic: str
 
     @property
     def key(self) -> str:
@@ -54,7 +66,28 @@ def _section_lines(text: str) -> list[tuple[int, str]]:
         if line.startswith("## "):
             break
         body.append((offset, line))
-    return body
+    return _join_wrapped_questions(body)
+
+
+def _join_wrapped_questions(body: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """A bold question wrapped over several lines becomes one line (at its first line number);
+    without this, the wrapped question was skipped and its key points joined the previous one."""
+    joined: list[tuple[int, str]] = []
+    pending: tuple[int, str] | None = None
+    for line_no, line in body:
+        stripped = line.strip()
+        if pending is not None:
+            pending = (pending[0], f"{pending[1]} {stripped}")
+            if stripped.endswith("**") or not stripped:
+                joined.append(pending)
+                pending = None
+        elif _QUESTION_START.match(stripped) and not stripped.endswith("**"):
+            pending = (line_no, stripped)
+        else:
+            joined.append((line_no, line))
+    if pending is not None:
+        joined.append(pending)
+    return joined
 
 
 def parse_questions(text: str, lab_id: str, source: str = "README.md") -> list[Question]:
@@ -62,6 +95,7 @@ def parse_questions(text: str, lab_id: str, source: str = "README.md") -> list[Q
     questions: list[Question] = []
     current: tuple[int, str, int] | None = None  # number, text, line
     points: list[str] = []
+    topic: str | None = None
     in_points = False
 
     def close() -> None:
@@ -70,15 +104,25 @@ def parse_questions(text: str, lab_id: str, source: str = "README.md") -> list[Q
         number, question, line = current
         if not points:
             raise InterviewFormatError(f"{source}:{line}: Q{number} has no `Key points:` bullets")
-        questions.append(Question(lab_id, number, question, tuple(points)))
+        if topic is None:
+            raise InterviewFormatError(f"{source}:{line}: Q{number} has no `Topic:` line")
+        questions.append(Question(lab_id, number, question, tuple(points), topic))
 
     for line_no, line in _section_lines(text):
         stripped = line.strip()
         found = _QUESTION.match(stripped)
+        named = _TOPIC.match(stripped)
         if found:
             close()
             current = (int(found.group(1)), found.group(2).strip(), line_no)
-            points, in_points = [], False
+            points, topic, in_points = [], None, False
+        elif _QUESTION_START.match(stripped):
+            raise InterviewFormatError(f"{source}:{line_no}: close the bold question with `**`")
+        elif named and current is not None and not in_points:
+            try:
+                topic = check_topic(named.group(1))
+            except UnknownTopicError as error:
+                raise InterviewFormatError(f"{source}:{line_no}: {error}") from None
         elif _KEY_POINTS.match(stripped):
             in_points = current is not None
         elif in_points and (bullet := _BULLET.match(line)):
@@ -92,11 +136,22 @@ def parse_questions(text: str, lab_id: str, source: str = "README.md") -> list[Q
     return questions
 
 
-def load_questions(labs_dir: Path = LABS_DIR, lab_id: str | None = None) -> list[Question]:
-    """Questions of every lab README (or one lab's), in lab order."""
+def load_questions(labs_dir: Path = LABS_DIR, lab_id: str | None = None,
+                   cards_dir: Path = CARDS_DIR) -> list[Question]:
+    """Questions of every lab README in lab order, then every deck's (or one lab's only)."""
     found: list[Question] = []
     pattern = f"{lab_id}-*/README.md" if lab_id else "[0-9][0-9]-*/README.md"
     for readme in sorted(labs_dir.glob(pattern)):
         text = readme.read_text(encoding="utf-8")
         found.extend(parse_questions(text, readme.parent.name[:2], str(readme)))
+    if lab_id is None:
+        for deck in sorted(cards_dir.glob("*.md")):
+            text = deck.read_text(encoding="utf-8")
+            found.extend(parse_questions(text, deck.stem, str(deck)))
     return found
+
+
+def select_topic(questions: list[Question], topic: str) -> list[Question]:
+    """The questions of one topic; UnknownTopicError (listing the valid ones) for a bad name."""
+    wanted = check_topic(topic)
+    return [q for q in questions if q.topic == wanted]
