@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from dojo.cli.interview import app
 from dojo.settings import Settings
 from dojo.teaching.interview import (
+    CARDS_DIR,
     InterviewFormatError,
     load_questions,
     parse_questions,
@@ -116,6 +117,16 @@ def test_every_card_has_a_known_topic_and_topic_selects_exactly_those() -> None:
     assert sum(len(select_topic(cards, topic)) for topic in TOPICS) == len(cards)
     with pytest.raises(UnknownTopicError, match="valid topics: "):
         select_topic(cards, "cooking")
+
+
+def test_decks_hold_cards_of_their_own_topic_and_answer_every_question() -> None:
+    decks = sorted(CARDS_DIR.glob("*.md"))
+    assert decks, "docs/interview-cards has decks"
+    for deck in decks:
+        assert deck.stem in TOPICS, f"{deck.name}: a deck is named after its topic"
+        cards = parse_questions(deck.read_text(), deck.stem, str(deck))
+        assert len(cards) >= 3 and all(q.topic == deck.stem for q in cards)
+        assert all(q.text.endswith("?") and len(q.key_points) >= 3 for q in cards)
 
 
 @pytest.fixture
