@@ -104,6 +104,17 @@ def test_index_lists_every_lab_and_says_which_are_not_built() -> None:
         assert ("not built yet" in row) == (not lab.ready), row
 
 
+def test_day_by_day_table_maps_each_plan_day_to_its_lab_with_its_status() -> None:
+    index = (LABS_DIR / "README.md").read_text()
+    rows = re.findall(r"^\| (\d{1,2}) \| [^|]+ \| \[(\d\d)\]\(([^)/]+)/\) \| ([^|]+) \|$",
+                      index, flags=re.MULTILINE)
+    assert [int(day) for day, *_ in rows] == list(range(1, PLANNED_LAB_COUNT + 1))
+    for day, lab_id, folder, status in rows:
+        lab = find_lab(lab_id, LABS_DIR)
+        assert lab.path.name == folder and int(day) == int(lab_id)
+        assert status.startswith("ready") == lab.ready, f"day {day}: {status}"
+
+
 @pytest.mark.parametrize("lab", READY, ids=[lab.id for lab in READY])
 def test_every_step_is_printed_verbatim_in_the_readme(lab: Lab) -> None:
     readme = lab.readme.read_text()
