@@ -211,3 +211,13 @@ def test_quiz_stops_cleanly_when_input_ends(labs_dir: str, isolated_env: Setting
 def test_unknown_lab_is_one_line_and_exit_2(labs_dir: str, isolated_env: Settings) -> None:
     result = CliRunner().invoke(app, ["--lab", "07", "--labs-dir", labs_dir])
     assert result.exit_code == 2 and "no interview questions in lab 07" in result.output
+
+
+def test_lab_and_topic_together_select_both(labs_dir: str, cards_dir: str,
+                                            isolated_env: Settings) -> None:
+    both = ["--lab", "01", "--labs-dir", labs_dir, "--cards-dir", cards_dir]
+    result = CliRunner().invoke(app, [*both, "--topic", "Streaming", "--list"])
+    assert result.exit_code == 0 and "2 questions" in result.output, result.output
+    empty = CliRunner().invoke(app, [*both, "--topic", "training"])
+    assert empty.exit_code == 2
+    assert "no interview questions in lab 01 and topic training" in empty.output
