@@ -17,7 +17,12 @@ from dojo.teaching.interview import (
     load_questions,
     select_topic,
 )
-from dojo.teaching.interview_topics import TOPICS, UnknownTopicError, count_by_topic
+from dojo.teaching.interview_topics import (
+    TOPICS,
+    UnknownTopicError,
+    check_topic,
+    count_by_topic,
+)
 from dojo.teaching.labs import exit_codes
 from dojo.teaching.labs.catalog import LABS_DIR, CatalogError, normalise_id
 from dojo.teaching.progress import ProgressError, load_progress, record_interview
@@ -101,13 +106,14 @@ def interview(
             _print_topics(questions)
             return
         if topic:
+            topic = check_topic(topic)  # one spelling from here on: `Streaming` -> streaming
             questions = select_topic(questions, topic)
         reviewed = load_progress(settings.progress_path)["interview"]
     except (CatalogError, InterviewFormatError, ProgressError, UnknownTopicError) as error:
         raise fail(str(error), code=exit_codes.BAD_INPUT) from None
     if not questions:
         where = " and ".join(part for part in (
-            f"lab {lab_id}" if lab_id else "", f"topic {topic.strip().lower()}" if topic else "",
+            f"lab {lab_id}" if lab_id else "", f"topic {topic}" if topic else "",
         ) if part) or str(labs_dir)
         raise fail(f"no interview questions in {where}", code=exit_codes.BAD_INPUT)
     if unreviewed:
@@ -120,7 +126,7 @@ def interview(
         _print_list(questions, reviewed)
         console.print(f"{len(questions)} questions. Next: `dojo interview"
                       f"{' --lab ' + lab_id if lab_id else ''}"
-                      f"{' --topic ' + topic.strip().lower() if topic else ''}` to quiz "
+                      f"{' --topic ' + topic if topic else ''}` to quiz "
                       "yourself.", soft_wrap=True)
         return
     marked = _quiz(questions, settings.progress_path)
