@@ -58,3 +58,15 @@ def test_every_card_reference_on_the_page_resolves() -> None:
     keys = {q.key for q in load_questions()}
     referenced = set(CARD.findall(COVERAGE.read_text(encoding="utf-8")))
     assert referenced and referenced <= keys, sorted(referenced - keys)
+
+
+def test_the_planned_marks_follow_the_labs_status() -> None:
+    """A lab link reads `[NN](../labs/NN-name/) (planned)` exactly while that lab is planned."""
+    from dojo.teaching.labs.catalog import LABS_DIR, load_catalog
+
+    ready = {lab.id: lab.ready for lab in load_catalog(LABS_DIR)}
+    links = re.findall(r"\[(\d\d)\]\(\.\./labs/[^)]+\)( \(planned\))?",
+                       COVERAGE.read_text(encoding="utf-8"))
+    assert links
+    wrong = sorted({lab for lab, planned in links if bool(planned) == ready[lab]})
+    assert wrong == [], f"labs whose (planned) mark disagrees with lab.yaml: {wrong}"

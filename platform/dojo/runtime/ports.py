@@ -8,7 +8,9 @@ the process holding it, with nothing half-started.
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
+from pathlib import Path
 
 import psutil
 
@@ -54,3 +56,34 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# Labs put side containers at fixed offsets above a stack's ports (lab 03: +100, +101).
+OFFSET_ROOM = 1000
+
+
+def ephemeral_low() -> int:
+    """The lowest port the kernel hands out to outgoing connections (Linux default 32768)."""
+    try:
+        return int(EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+def sandbox_port(host: str = "127.0.0.1", rng: random.Random | None = None) -> int:
+    """A free port below the ephemeral range, with room for a lab's offsets above it.
+
+    Why not `free_port()`: the OS picks those from the ephemeral range, the same ports it gives
+    every outgoing connection. A stack port is bound once, but a lab binds `port + 101` minutes
+    later, and by then a client socket of some other test may hold it (lab 03 failed in CI
+    with "address already in use" that way). Ports below the range are only ever taken by
+    listeners."""
+    rng = rng or random.SystemRandom()
+    high = ephemeral_low() - OFFSET_ROOM
+    low = max(1024, high - 10_000)
+    for _ in range(200):
+        port = rng.randrange(low, high)
+        if port_is_free(host, port):
+            return port
+    return free_port(host)

@@ -9,15 +9,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dojo.runtime.ports import free_port
+from dojo.runtime.ports import sandbox_port
 from dojo.settings import PORT_FIELDS, env_name, get_settings
 
 
 def sandbox_env(home: Path) -> dict[str, str]:
-    """DOJO_* variables for an isolated stack under ``home`` on free ports."""
+    """DOJO_* variables for an isolated stack under ``home`` on free ports (below the
+    ephemeral range: see `sandbox_port`)."""
     ports: set[int] = set()
     while len(ports) < len(PORT_FIELDS):
-        ports.add(free_port())
+        ports.add(sandbox_port())
     return {
         "DOJO_HOME": str(home),
         **{env_name(field): str(port)
