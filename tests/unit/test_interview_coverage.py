@@ -12,7 +12,7 @@ from dojo.teaching.interview import load_questions
 COVERAGE = REPO_ROOT / "docs" / "interview-coverage.md"
 SECTION = re.compile(r"^## .*\((\d+) questions\)$")
 ROW = re.compile(r"^\| ([^|]+?) \| ([^|]+?) \| ([^|]+?) \| ([^|]+?) \|$")
-CARD = re.compile(r"\[((?:\d\d|[a-z][a-z-]*)/Q\d+)\]")
+CARD = re.compile(r"\[((?:\d\d|drill/[a-z0-9-]+|[a-z][a-z-]*)/Q\d+)\]")
 # The question sets the table covers, with their sizes; changing one is a deliberate edit here.
 EXPECTED_COUNTS = [60, 27, 10]
 
@@ -58,6 +58,7 @@ def test_every_card_reference_on_the_page_resolves() -> None:
     keys = {q.key for q in load_questions()}
     referenced = set(CARD.findall(COVERAGE.read_text(encoding="utf-8")))
     assert referenced and referenced <= keys, sorted(referenced - keys)
+    assert any(card.startswith("drill/") for card in referenced), "drill cards are read too"
 
 
 def test_the_planned_marks_follow_the_labs_status() -> None:

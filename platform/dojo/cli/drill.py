@@ -107,7 +107,8 @@ def check(name: Name) -> None:
     console.print(Text(f"✓ fixed: {result.detail}", style="green"), soft_wrap=True)
     runbook = registry.get_drill(name).runbook
     console.print(f"Recorded in {settings.progress_path}. Next: read {runbook} (prevention), "
-                  f"then `dojo drill reset {name}` to close the drill.")
+                  f"then `dojo drill reset {name}` to close the drill, and rehearse the "
+                  f"interview questions on it: `dojo interview --drill {name}`.", soft_wrap=True)
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""`dojo interview`: the labs' interview questions as flash cards in the terminal."""
+"""`dojo interview`: the interview questions of the labs, drills and decks as flash cards in the
+terminal."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from dojo.teaching.interview import (
     CARDS_DIR,
     InterviewFormatError,
     Question,
+    UnknownDrillError,
+    load_drill_questions,
     load_questions,
     select_topic,
 )
@@ -27,7 +30,8 @@ from dojo.teaching.labs import exit_codes
 from dojo.teaching.labs.catalog import LABS_DIR, CatalogError, normalise_id
 from dojo.teaching.progress import ProgressError, load_progress, record_interview
 
-app = typer.Typer(help="Practise the labs' interview questions: answer, compare, mark reviewed.")
+app = typer.Typer(help="Practise the interview questions of the labs and drills: answer, compare, "
+                       "mark reviewed.")
 
 
 def _print_list(questions: list[Question], reviewed: dict[str, dict]) -> None:
@@ -85,6 +89,9 @@ def _quiz(questions: list[Question], progress_file: Path) -> int:
 def interview(
     lab: Annotated[str | None, typer.Option("--lab", metavar="NN",
                                             help="Only this lab's questions.")] = None,
+    drill: Annotated[str | None, typer.Option(
+        "--drill", metavar="NAME", help="Only this drill's questions (see `dojo drill list`)."
+    )] = None,
     topic: Annotated[str | None, typer.Option(
         "--topic", metavar="TOPIC", help="Only this topic's questions (see --list-topics)."
     )] = None,
@@ -99,9 +106,13 @@ def interview(
 ) -> None:
     """Quiz yourself: each question, your one-line answer, the key points, reviewed or not."""
     settings = settings_or_exit()
+    if lab and drill:
+        raise fail("choose --lab or --drill, not both (--topic combines with either)",
+                   code=exit_codes.BAD_INPUT)
     try:
         lab_id = normalise_id(lab) if lab else None
-        questions = load_questions(labs_dir, lab_id, cards_dir)
+        questions = (load_drill_questions(labs_dir, drill) if drill
+                     else load_questions(labs_dir, lab_id, cards_dir))
         if list_topics:
             _print_topics(questions)
             return
@@ -109,11 +120,13 @@ def interview(
             topic = check_topic(topic)  # one spelling from here on: `Streaming` -> streaming
             questions = select_topic(questions, topic)
         reviewed = load_progress(settings.progress_path)["interview"]
-    except (CatalogError, InterviewFormatError, ProgressError, UnknownTopicError) as error:
+    except (CatalogError, InterviewFormatError, ProgressError, UnknownDrillError,
+            UnknownTopicError) as error:
         raise fail(str(error), code=exit_codes.BAD_INPUT) from None
     if not questions:
         where = " and ".join(part for part in (
-            f"lab {lab_id}" if lab_id else "", f"topic {topic}" if topic else "",
+            f"lab {lab_id}" if lab_id else "", f"drill {drill}" if drill else "",
+            f"topic {topic}" if topic else "",
         ) if part) or str(labs_dir)
         raise fail(f"no interview questions in {where}", code=exit_codes.BAD_INPUT)
     if unreviewed:
@@ -126,6 +139,7 @@ def interview(
         _print_list(questions, reviewed)
         console.print(f"{len(questions)} questions. Next: `dojo interview"
                       f"{' --lab ' + lab_id if lab_id else ''}"
+                      f"{' --drill ' + drill if drill else ''}"
                       f"{' --topic ' + topic if topic else ''}` to quiz "
                       "yourself.", soft_wrap=True)
         return

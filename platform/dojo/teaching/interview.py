@@ -14,6 +14,11 @@ the lab no longer covers. The format a README must follow::
     - at-least-once delivery: a crash between write and commit replays, never loses
     - writes are idempotent by transaction_id, so a replay does not double count
 
+Each drill's runbook, ``labs/drills/<name>.md``, ends with the same section: a fault you have
+just fixed is the best moment to rehearse how you would detect, fix and prevent it at work.
+Their keys are ``drill/<name>/Q<n>``; the ``drill/`` prefix keeps them apart from lab numbers
+and deck names whatever a drill is called.
+
 Questions interviews ask that no lab teaches yet (federated learning, say) live in decks,
 ``docs/interview-cards/<deck>.md``, in the same format; their keys are ``<deck>/Q<n>``.
 """
@@ -29,6 +34,9 @@ from dojo.teaching.interview_topics import UnknownTopicError, check_topic
 from dojo.teaching.labs.catalog import LABS_DIR
 
 CARDS_DIR = REPO_ROOT / "docs" / "interview-cards"
+DRILL_PREFIX = "drill/"
+# Runbooks live in ``<labs dir>/drills``; this page indexes them and is not a drill.
+_NOT_RUNBOOKS = frozenset({"README"})
 
 SECTION = "## Interview questions"
 _QUESTION = re.compile(r"^\*\*Q(\d+)\.\s+(.+?)\*\*\s*$")
@@ -42,9 +50,13 @@ class InterviewFormatError(ValueError):
     """A README's interview section does not follow the format; the message names the line."""
 
 
+class UnknownDrillError(ValueError):
+    """No runbook by that drill name; the message lists the drills that have one."""
+
+
 @dataclass(frozen=True)
 class Question:
-    lab_id: str  # a lab's two digits, or a deck's name for cards no lab teaches yet
+    lab_id: str  # a lab's two digits, `drill/<name>` for a drill, or a deck's name
     number: int
     text: str
     key_points: tuple[str, ...]
@@ -136,15 +148,40 @@ def parse_questions(text: str, lab_id: str, source: str = "README.md") -> list[Q
     return questions
 
 
+def drill_runbooks(labs_dir: Path = LABS_DIR) -> dict[str, Path]:
+    """Drill name -> runbook page, sorted by name. Read from the folder, not the drill
+    registry, so the quiz never imports the code that breaks the stack."""
+    pages = sorted((labs_dir / "drills").glob("*.md"))
+    return {page.stem: page for page in pages if page.stem not in _NOT_RUNBOOKS}
+
+
+def load_drill_questions(labs_dir: Path = LABS_DIR, drill: str | None = None) -> list[Question]:
+    """Questions of every drill runbook by name (or one drill's); UnknownDrillError for a name
+    with no runbook."""
+    runbooks = drill_runbooks(labs_dir)
+    if drill is not None:
+        if drill not in runbooks:
+            raise UnknownDrillError(f"no drill named {drill!r} "
+                                    f"(drills: {', '.join(runbooks) or 'none'})")
+        runbooks = {drill: runbooks[drill]}
+    found: list[Question] = []
+    for name, page in runbooks.items():
+        text = page.read_text(encoding="utf-8")
+        found.extend(parse_questions(text, f"{DRILL_PREFIX}{name}", str(page)))
+    return found
+
+
 def load_questions(labs_dir: Path = LABS_DIR, lab_id: str | None = None,
                    cards_dir: Path = CARDS_DIR) -> list[Question]:
-    """Questions of every lab README in lab order, then every deck's (or one lab's only)."""
+    """Questions of every lab README in lab order, then every drill's, then every deck's (or
+    one lab's only)."""
     found: list[Question] = []
     pattern = f"{lab_id}-*/README.md" if lab_id else "[0-9][0-9]-*/README.md"
     for readme in sorted(labs_dir.glob(pattern)):
         text = readme.read_text(encoding="utf-8")
         found.extend(parse_questions(text, readme.parent.name[:2], str(readme)))
     if lab_id is None:
+        found.extend(load_drill_questions(labs_dir))
         for deck in sorted(cards_dir.glob("*.md")):
             text = deck.read_text(encoding="utf-8")
             found.extend(parse_questions(text, deck.stem, str(deck)))
