@@ -18,7 +18,7 @@ from dojo.teaching.drills.base import Check, Drill, DrillContext
 from dojo.teaching.drills.registry import UnknownDrill, discover, get_drill
 
 RUNBOOK_SECTIONS = ("## Symptom", "## Diagnose", "## Metrics and logs", "## Fix", "## Verify",
-                    "## Prevention")
+                    "## Prevention", "## Interview questions")
 DRILLS = discover()
 
 
