@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from typer.testing import CliRunner
@@ -14,8 +13,9 @@ from typer.testing import CliRunner
 from dojo.cli.drill import app
 from dojo.settings import REPO_ROOT, Settings, load_settings
 from dojo.teaching.drills import engine, registry
-from dojo.teaching.drills.base import Check, Drill, DrillContext
+from dojo.teaching.drills.base import DrillContext
 from dojo.teaching.drills.registry import UnknownDrill, discover, get_drill
+from drill_support import FileDrill
 
 RUNBOOK_SECTIONS = ("## Symptom", "## Diagnose", "## Metrics and logs", "## Fix", "## Verify",
                     "## Prevention", "## Interview questions")
@@ -50,30 +50,6 @@ def test_labs_index_links_every_runbook() -> None:
 
 
 # --- the engine with a drill that breaks a file instead of the stack ---------------------------
-class FileDrill(Drill):
-    """Fault: a file disappears. Fixed when it exists again (observed, not remembered)."""
-
-    name = "file-gone"
-    title = "A file is gone"
-    symptom = "the file is missing"
-    hints: ClassVar = ("look for the file", "recreate it")
-    runbook = "labs/drills/README.md"
-    fix_commands = ('touch "$DOJO_HOME/the-file"',)
-    needs = ()
-
-    def target(self, ctx: DrillContext) -> Path:
-        return ctx.settings.home / "the-file"
-
-    def inject(self, ctx: DrillContext) -> None:
-        self.target(ctx).unlink(missing_ok=True)
-
-    def check(self, ctx: DrillContext) -> Check:
-        return Check(self.target(ctx).exists(), str(self.target(ctx)))
-
-    def reset(self, ctx: DrillContext) -> None:
-        self.target(ctx).touch()
-
-
 @pytest.fixture
 def file_drill(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "discover", lambda: {"file-gone": FileDrill})

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from typer.testing import CliRunner
@@ -14,7 +13,6 @@ from dojo.cli import drill as drill_cli
 from dojo.cli.interview import app
 from dojo.settings import REPO_ROOT, Settings
 from dojo.teaching.drills import registry
-from dojo.teaching.drills.base import Check, Drill, DrillContext
 from dojo.teaching.drills.registry import discover
 from dojo.teaching.interview import (
     DRILL_PREFIX,
@@ -25,6 +23,7 @@ from dojo.teaching.interview import (
     parse_questions,
 )
 from dojo.teaching.interview_topics import TOPICS
+from drill_support import FileDrill
 
 DRILLS = discover()
 
@@ -171,27 +170,6 @@ def test_quiz_records_drill_cards_under_their_own_key(labs_dir: str,
     assert result.exit_code == 0 and "Marked 1 question(s) reviewed" in result.output
     record = json.loads(isolated_env.progress_path.read_text())
     assert set(record["interview"]) == {"drill/broker-down/Q1"}
-
-
-class FileDrill(Drill):
-    """A drill that breaks a file, not the stack, so the CLI's hint can be read in a unit test."""
-
-    name = "file-gone"
-    title = "A file is gone"
-    symptom = "the file is missing"
-    hints: ClassVar = ("look for the file", "recreate it")
-    runbook = "labs/drills/README.md"
-    fix_commands = ('touch "$DOJO_HOME/the-file"',)
-    needs = ()
-
-    def inject(self, ctx: DrillContext) -> None:
-        (ctx.settings.home / "the-file").unlink(missing_ok=True)
-
-    def check(self, ctx: DrillContext) -> Check:
-        return Check((ctx.settings.home / "the-file").exists(), "the file")
-
-    def reset(self, ctx: DrillContext) -> None:
-        (ctx.settings.home / "the-file").touch()
 
 
 def test_a_fixed_drill_points_at_its_interview_cards(monkeypatch: pytest.MonkeyPatch,
