@@ -61,6 +61,23 @@ def test_labels_join_late_and_survive_a_restart(tmp_path: Path) -> None:
     reopened.close()
 
 
+def test_a_reset_empties_the_window_but_keeps_offsets_and_counters(tmp_path: Path) -> None:
+    predictions, labels = _traffic()
+    window = _window(tmp_path)
+    window.apply(predictions[:200], labels[:150], {("predictions", 0): 200, ("labels", 0): 150},
+                 {"predictions_not_json": 2})
+    dropped = window.reset()
+    assert dropped == WindowSizes(200, 150, 0)
+    assert window.sizes() == WindowSizes(0, 0, 0)
+    # what was read stays read (a reset must not bring old traffic back) ...
+    assert window.offsets() == {("predictions", 0): 200, ("labels", 0): 150}
+    assert window.counters() == {"predictions_not_json": 2}
+    # ... and new traffic joins as before
+    window.apply(predictions[200:300], labels[200:300], {("predictions", 0): 300})
+    assert window.sizes() == WindowSizes(100, 100, 0)
+    window.close()
+
+
 def test_window_is_bounded_and_gives_up_on_unknown_labels(tmp_path: Path) -> None:
     predictions, labels = _traffic()
     window = _window(tmp_path, max_rows=100, grace_s=0.0)

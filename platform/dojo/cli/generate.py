@@ -1,4 +1,5 @@
-"""`dojo generate history|stream`: synthetic card transactions for the offline store and Kafka."""
+"""`dojo generate history|stream|replay`: synthetic card transactions for the offline store
+and Kafka."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from dojo.synthetic.drift import NEW_CATEGORIES, DriftConfig
 if TYPE_CHECKING:  # heavy imports stay inside the commands, so `dojo --help` starts fast
     import pandas as pd
 
+    from dojo.monitoring.replay import ReplayPlan, ReplayStats
     from dojo.synthetic.generator import HistoryConfig
     from dojo.synthetic.producer import StreamStats
 
@@ -191,6 +193,73 @@ def stream(
     _print_stream_summary(stats, seed, address, label_delay_s)
     if stats.failed:
         raise fail(f"{stats.failed} sends failed, first: {stats.first_error}")
+
+
+@app.command()
+def replay(
+    days: Annotated[int, typer.Option(
+        min=1, max=30, help="Days to score, after the cohort's past.")] = 2,
+    warm_up_days: Annotated[int, typer.Option(
+        min=0, max=60, help="Days of the cohort's past, streamed first (not scored) so the "
+                            "stream processor builds their windows.")] = 21,
+    rows_per_day: Annotated[int, typer.Option(
+        min=10, max=100_000, help="Transactions per day: the labs' history has 1,142.")] = 1142,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the events.")] = 7,
+    cohort: Annotated[str | None, typer.Option(
+        callback=lambda v: v if v is None else _id_prefix(v),
+        help="Id prefix of the cohort's customers; default: a fresh one (printed).")] = None,
+    score: Annotated[bool, typer.Option(
+        help="Score each transaction with the model server once its features are in.")] = True,
+    users: Users = 10_000,
+    merchants: Merchants = 2_000,
+    world_seed: WorldSeed = 0,
+    fraud_rate: FraudRate = 0.015,
+    amount_shift: AmountShift = 1.0,
+    new_categories: NewCategories = 0,
+    concept_drift: ConceptDrift = False,
+) -> None:
+    """Replay a fresh cohort of customers at the history's pace and event times: their past to
+    `transactions`, then DAYS scored by the model server, labels to `labels` (lab 20)."""
+    from dojo.monitoring.replay import Replayer, ReplayError, ReplayPlan, new_cohort
+
+    settings = settings_or_exit()
+    plan = ReplayPlan(cohort=cohort or new_cohort(), warm_up_days=warm_up_days, score_days=days,
+                      rows_per_day=rows_per_day, seed=seed, users=users, merchants=merchants,
+                      world_seed=world_seed, fraud_rate=fraud_rate,
+                      drift=_drift(amount_shift, new_categories, concept_drift))
+    with _progress() as progress:
+        tasks: dict[str, object] = {}
+
+        def update(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                label = ("the cohort's past → transactions" if phase == "past" else
+                         "days to score → transactions, /predict, labels")
+                tasks[phase] = progress.add_task(label, total=total)
+            progress.update(tasks[phase], completed=done)  # type: ignore[arg-type]
+
+        try:
+            stats = Replayer(settings, on_progress=update).run(plan, score=score)
+        except ReplayError as error:
+            raise fail(str(error)) from None
+    _print_replay_summary(plan, stats)
+
+
+def _print_replay_summary(plan: ReplayPlan, stats: ReplayStats) -> None:
+    end = plan.first_scored_day + timedelta(days=plan.score_days - 1)
+    table = Table(title=f"replay of cohort {plan.cohort}", show_header=False)
+    table.add_row("past", f"{stats.warm_up_sent:,} events, {plan.start} … "
+                          f"{plan.first_scored_day - timedelta(days=1)} (not scored)")
+    table.add_row("scored days", f"{stats.scored_sent:,} events, {plan.first_scored_day} … {end}")
+    answers = ", ".join(f"{code}: {n:,}" for code, n in sorted(stats.statuses.items()))
+    table.add_row("/predict answers", f"{answers or 'none (--no-score)'}; degraded "
+                                      f"{stats.degraded:,}")
+    table.add_row("labels", f"{stats.labels_sent:,} to {LABELS_TOPIC}")
+    table.add_row("drift", _describe_drift(plan.drift))
+    table.add_row("waited for the stream", f"{stats.stream_wait_s:.1f} s")
+    table.add_row("took", f"{stats.seconds:.1f} s")
+    console.print(table)
+    console.print("Next: `dojo monitor run` compares these predictions with the champion's "
+                  "training snapshot; `dojo monitor reset` first starts a clean window.")
 
 
 def _existing_history_files(offline_dir: Path, days: Iterable[str]) -> int:

@@ -1,4 +1,4 @@
-"""`dojo monitor [run|report|triggers]`: the drift monitor, its reports and retrain triggers."""
+"""`dojo monitor [run|reset|report|triggers]`: the drift monitor, its reports, retrain triggers."""
 
 from __future__ import annotations
 
@@ -98,6 +98,37 @@ def run() -> None:
 
 
 @app.command()
+def reset() -> None:
+    """Start a new window now: drop the window's predictions and labels, keep the offsets.
+
+    For a fresh start after a known change (a resolved incident, a replay about to begin), so
+    the next run describes only the traffic that follows."""
+    import httpx
+
+    settings = settings_or_exit()
+    url = f"http://{settings.host}:{settings.monitor_port}/window/reset"
+    try:
+        response = httpx.post(url, timeout=60)
+        response.raise_for_status()
+        dropped = response.json()["dropped"]
+        where = f"the monitor at {url}"
+    except httpx.ConnectError:
+        from dojo.monitoring.service import open_window
+
+        window = open_window(settings)
+        dropped = window.reset().__dict__
+        window.close()
+        where = "the window file (no monitor answered)"
+    except httpx.HTTPError as error:
+        raise fail(f"the monitor at {url} failed: {error}; see `dojo logs drift-monitor`") \
+            from None
+    console.print(f"Window reset in {where}: dropped {dropped['predictions']} predictions and "
+                  f"{dropped['labels_joined'] + dropped['labels_waiting']} labels; the topics' "
+                  "offsets are kept, so only new traffic enters.")
+    console.print("Next: send traffic (`dojo generate replay`), then `dojo monitor run`.")
+
+
+@app.command()
 def report(
     open_it: Annotated[bool, typer.Option("--open", help="Open it in a web browser.")] = False,
 ) -> None:
@@ -117,14 +148,38 @@ def report(
 
 
 @app.command()
-def triggers() -> None:
+def triggers(
+    since: Annotated[int | None, typer.Option(
+        min=1, help="Only the records of the last N minutes.")] = None,
+    wait: Annotated[float, typer.Option(
+        min=0, help="Wait up to this many seconds for a record (within --since).")] = 0.0,
+    follow: Annotated[bool, typer.Option(
+        "--follow", help="Follow the training run behind the newest record to its end.")
+    ] = False,
+) -> None:
     """Every alert that reached the retrain webhook, and what was done about it."""
-    from dojo.monitoring.retrain import read_records, records_path
+    from datetime import UTC, datetime, timedelta
+
+    from dojo.monitoring.retrain import TRIGGERED, TriggerRecord, read_records, records_path
+    from dojo.runtime.waiting import wait_until
 
     settings = settings_or_exit()
-    records = read_records(settings)
+    cutoff = None if since is None else datetime.now(UTC) - timedelta(minutes=since)
+
+    def recent() -> list[TriggerRecord]:
+        return [r for r in read_records(settings)
+                if cutoff is None or datetime.fromisoformat(r.at) >= cutoff]
+
+    records = wait_until(recent, wait, first_pause_s=1.0, max_pause_s=2.0).value if wait \
+        else recent()
+    within = "" if since is None else f" in the last {since} min"
     if not records:
-        console.print(f"No alert has reached the retrain webhook yet ({records_path(settings)}).")
+        message = (f"No alert has reached the retrain webhook{within} "
+                   f"({records_path(settings)}).")
+        if wait:
+            raise fail(f"{message} Is a `retrain: \"true\"` alert firing? `amtool alert "
+                       "query` and `dojo logs alertmanager` show what Alertmanager sent.")
+        console.print(message)
         return
     table = Table()
     for column in ("at", "alerts", "outcome", "DAG run", "detail"):
@@ -132,5 +187,38 @@ def triggers() -> None:
     for r in records[-50:]:
         table.add_row(r.at, ", ".join(r.alerts), r.outcome, r.dag_run_id or "-", r.detail)
     console.print(table)
-    console.print(f"{len(records)} record(s) in {records_path(settings)}; a triggered run "
-                  "becomes challenger if it passes the gates: `dojo model list`.")
+    console.print(f"{len(records)} record(s){within} in {records_path(settings)}; a triggered "
+                  "run becomes challenger if it passes the gates: `dojo model list`.")
+    if follow:
+        _follow_newest(settings, records[-1],
+                       [r for r in read_records(settings) if r.outcome == TRIGGERED])
+
+
+def _follow_newest(settings: Any, newest: Any, triggered: list[Any]) -> None:
+    """Follow the run the newest record started, or the one whose cool-down held it back."""
+    from dojo.cli.train import follow_run
+    from dojo.monitoring.retrain import COOLING_DOWN, FAILED
+    from dojo.training.airflow_api import AirflowApi, AirflowApiError
+    from dojo.training.errors import DependencyDown
+
+    if newest.outcome == FAILED:
+        raise fail(f"the webhook could not start a run: {newest.detail}; see "
+                   "`dojo logs drift-monitor` and `dojo logs airflow`")
+    run_id = newest.dag_run_id
+    if newest.outcome == COOLING_DOWN:
+        if not triggered:
+            return
+        run_id = triggered[-1].dag_run_id
+        console.print(f"{', '.join(newest.alerts)} was held back by the cool-down "
+                      f"({newest.detail}); the run that started it, at {triggered[-1].at}:")
+    if run_id is None:
+        return
+    try:
+        with AirflowApi(settings) as api:
+            state = follow_run(api, run_id, timeout_s=900)
+    except (DependencyDown, AirflowApiError) as error:
+        raise fail(str(error)) from None
+    console.print("Next: `dojo model compare champion challenger`, then roll it out with "
+                  "`dojo rollout start challenger`.")
+    if state != "success":
+        raise typer.Exit(code=1)

@@ -129,6 +129,14 @@ def _report(api: AirflowApi, run_id: str, state: str) -> None:
                       "(see the needs_training log); use --force to train it again.")
 
 
+def follow_run(api: AirflowApi, run_id: str, timeout_s: float) -> str:
+    """Follow one existing run (started by anyone, e.g. the retrain webhook) to its end and
+    report its tasks and what it registered; returns its final state."""
+    state = _follow(api, [run_id], timeout_s)[run_id]
+    _report(api, run_id, state)
+    return state
+
+
 def train(
     start: Day = None,
     end: Day = None,

@@ -28,7 +28,7 @@ from dojo.monitoring.intake_loop import Intake
 from dojo.monitoring.metrics import MonitorMetrics
 from dojo.monitoring.reference import Reference, champion_version, load_champion_reference
 from dojo.monitoring.retrain import RetrainWebhook
-from dojo.monitoring.window import Window
+from dojo.monitoring.window import Window, WindowSizes
 from dojo.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -68,6 +68,14 @@ class Monitor:
             self.reference_problem = f"{type(error).__name__}: {error}"[:300]
             log.warning("monitor.reference_unavailable", error=self.reference_problem)
         return self.reference
+
+    def reset_window(self) -> WindowSizes:
+        """Start a new window now (`dojo monitor reset`); never in the middle of a run."""
+        with self._run_lock:
+            dropped = self.window.reset()
+        self.metrics.window_sizes(self.window.sizes())
+        log.info("monitor.window_reset", **dropped.__dict__)
+        return dropped
 
     def run_once(self) -> RunResult:
         with self._run_lock:
@@ -126,6 +134,10 @@ def create_app(monitor: Monitor, webhook: RetrainWebhook, intake: Intake | None 
     def run() -> dict[str, Any]:
         result = monitor.run_once()
         return {**result.to_dict(), "dir": str(reports.run_dir(monitor.settings, result.run_id))}
+
+    @app.post("/window/reset")
+    def reset_window() -> dict[str, Any]:
+        return {"dropped": monitor.reset_window().__dict__}
 
     @app.post("/alerts")
     async def alerts(request: Request) -> JSONResponse:

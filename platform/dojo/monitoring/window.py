@@ -146,6 +146,20 @@ class Window:
                            (unknown,))
         return {"aged_out": old, "over_count": over, "unknown_label": unknown}
 
+    def reset(self) -> WindowSizes:
+        """Empty the window (predictions and labels) and keep the offsets; returns what was
+        dropped.
+
+        Why keep the offsets: a reset starts a new window from *now*, after a known change (a
+        finished incident, a replay about to begin); it must not re-read the topics and bring
+        the old traffic back.
+        """
+        dropped = self.sizes()
+        with self._transaction() as db:
+            db.execute("DELETE FROM labels")
+            db.execute("DELETE FROM predictions")
+        return dropped
+
     # ------------------------------------------------------------------ reads
     def offsets(self) -> dict[tuple[str, int], int]:
         rows = self._query("SELECT topic, partition, next_offset FROM offsets")
