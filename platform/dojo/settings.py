@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     stream_poll_timeout_ms: int = Field(500, ge=10, le=60_000)
     # Event-time lateness a user's windows still accept; later events go to the DLQ as "late".
     stream_allowed_lateness_s: float = Field(600.0, ge=0)
+    # A range check, not a contract: an amount above this is a valid event (it is applied) but
+    # far outside what the model was trained on (the generator's 99.9th percentile is ~2,200),
+    # so it is counted in dojo_stream_amount_out_of_range_total. Catches a unit change (cents
+    # instead of units) that passes every type check.
+    stream_amount_max: float = Field(5_000.0, gt=0)
     stream_retry_max_s: float = Field(30.0, gt=0, description="Cap of the broker retry backoff.")
     stream_metrics_port: Port = Field(8001, ge=1, le=65535)
 

@@ -24,7 +24,7 @@ DRILLS = discover()
 
 def test_the_first_drills_are_registered() -> None:
     assert {"broker-down", "mlflow-down", "port-taken"} <= set(DRILLS)
-    with pytest.raises(UnknownDrill, match="drills: broker-down"):
+    with pytest.raises(UnknownDrill, match=r"drills: .*broker-down"):
         get_drill("no-such-drill")
 
 

@@ -114,6 +114,15 @@ def test_valid_events_reach_offline_and_online_once(processor) -> None:
     assert processor._store.pushes[-1].set_index("user_id").loc["u1", "txn_count_10m"] == 2
 
 
+def test_implausible_amounts_are_applied_and_counted_not_dead_lettered(processor) -> None:
+    # a producer that sends cents: valid events, a hundred times too large
+    batch = [event(1, 0, amount=4029.0), event(2, 10, amount=9609.0), event(3, 20, amount=12.5)]
+    outcome = processor._process(records(batch))
+    assert (outcome.applied, outcome.dlq) == (3, 0)
+    assert processor.metrics.count("dojo_stream_amount_out_of_range") == 1  # above 5,000
+    assert processor.producer.sent == []
+
+
 def test_late_events_beyond_the_lateness_go_to_the_dlq(processor) -> None:
     processor._process(records([event(1, 600)]))
     outcome = processor._process(records([event(2, 560), event(3, 500)]))

@@ -13,7 +13,7 @@ from dojo.ingestion.offline_store import write_transactions
 from dojo.settings import Settings, load_settings
 from dojo.synthetic.generator import generate_history
 from dojo.training.errors import DataValidationError, InputsMissing
-from dojo.training.inputs import check_inputs, load_window
+from dojo.training.inputs import backfill_command, check_inputs, load_window
 from dojo.training.validation import labelled_rows, validate
 from dojo.training.window import resolve_window
 
@@ -54,6 +54,16 @@ def test_missing_days_are_named_with_the_command_that_fills_them(
     write_transactions(history[history["event_date"] != "2025-01-04"], settings.offline_dir)
     with pytest.raises(InputsMissing, match=r"no transactions for 2025-01-04 .*dojo generate"):
         check_inputs(settings, _window())
+
+
+def test_the_backfill_covers_only_the_missing_days_at_the_usual_volume() -> None:
+    days = {"2025-01-01": 600, "2025-01-02": 0, "2025-01-03": 0, "2025-01-04": 580,
+            "2025-01-05": 0, "2025-01-06": 620}
+    assert backfill_command(days, ["2025-01-02", "2025-01-03", "2025-01-05"]) == (
+        "dojo generate history --start-date 2025-01-02 --days 2 --rows 1200")
+    empty = dict.fromkeys(days, 0)
+    assert backfill_command(empty, list(empty)) == (
+        "dojo generate history --start-date 2025-01-01 --days 6")
 
 
 def test_good_data_passes_with_a_report(history: pd.DataFrame, settings: Settings) -> None:

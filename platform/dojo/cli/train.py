@@ -155,6 +155,10 @@ def train(
         "--follow/--no-follow", help="Wait for the run(s) and show progress.")] = True,
     timeout: Annotated[float, typer.Option(min=10, help="Seconds to follow before giving up.")
                        ] = 1800.0,
+    check_inputs: Annotated[bool, typer.Option(
+        "--check-inputs", help="Only run the DAG's first task (check_inputs) here, on the "
+                               "interval's window: every day present, labels arrived. No "
+                               "Airflow run.")] = False,
 ) -> None:
     """Train the fraud model for a data interval (default: yesterday, UTC) via Airflow."""
     from dojo.training.airflow_api import AirflowApi, AirflowApiError
@@ -164,6 +168,9 @@ def train(
     begin, finish = _interval(start, end)
     if finish <= begin:
         raise fail(f"--end ({finish:%Y-%m-%d}) must be after --start ({begin:%Y-%m-%d})")
+    if check_inputs:
+        _check_inputs(begin, finish)
+        return
     conf = {"force": force, "shuffle_labels": shuffle_labels}
     try:
         with AirflowApi(settings) as api:
@@ -182,6 +189,29 @@ def train(
         raise fail(str(error)) from None
     if any(state != "success" for state in states.values()):
         raise typer.Exit(code=1)
+
+
+def _check_inputs(start: datetime, end: datetime) -> None:
+    """The DAG's `check_inputs` task on this interval's window, in this process.
+
+    Why a local preflight: the task fails the same way inside Airflow, but only after the
+    scheduler has picked the run up; this answers in a second, before a run is triggered.
+    """
+    from dojo.training.errors import InputsMissing
+    from dojo.training.inputs import check_inputs
+    from dojo.training.window import resolve_window
+
+    settings = settings_or_exit()
+    window = resolve_window(start, end, settings.train_lookback_days)
+    days = window.days
+    try:
+        report = check_inputs(settings, window)
+    except InputsMissing as error:
+        raise fail(f"check_inputs failed: {error}") from None
+    console.print(f"check_inputs: {len(days)} days {days[0]} .. {days[-1]} present, "
+                  f"{report.rows:,} transactions, {report.labelled_rows:,} labelled by "
+                  f"{window.interval_end:%Y-%m-%d %H:%M} UTC (fewest on one day: "
+                  f"{min(report.rows_per_day.values()):,})")
 
 
 def _start_runs(api: AirflowApi, start: datetime, end: datetime, conf: dict[str, Any],

@@ -46,6 +46,11 @@ class StreamMetrics:
             "dojo_stream_dlq", "Events sent to the DLQ, by reason.", ["reason"],
             registry=self.registry,
         )
+        self.amount_out_of_range = Counter(
+            "dojo_stream_amount_out_of_range", "Valid events whose amount is above "
+            "DOJO_STREAM_AMOUNT_MAX (applied, not dead-lettered: a range check, not a contract).",
+            registry=self.registry,
+        )
         self.lag = Gauge(
             "dojo_stream_consumer_lag_messages",
             "Messages in the partition not yet consumed (high watermark - position).",

@@ -273,7 +273,24 @@ class StreamProcessor:
         self.metrics.events.labels(outcome="dlq").inc(outcome.dlq)
         for reason, _record in rejects:
             self.metrics.dlq.labels(reason=reason_label(reason)).inc()
+        self._count_out_of_range(applied)
         return outcome
+
+    def _count_out_of_range(self, applied: list) -> None:
+        """Count (and log one example per batch of) valid events with an implausible amount.
+
+        Why here and not in the contract: an amount of 4,000 is a valid payment, so the event
+        is applied; it is the share of such amounts that says a producer changed its unit.
+        """
+        limit = self.settings.stream_amount_max
+        high = [txn for txn in applied if txn.amount > limit]
+        if not high:
+            return
+        self.metrics.amount_out_of_range.inc(len(high))
+        first = high[0]
+        log.warning("stream.amount_out_of_range", count=len(high), of=len(applied),
+                    limit=limit, amount=first.amount, transaction_id=first.transaction_id,
+                    merchant_id=first.merchant_id, device_id=first.device_id)
 
     def _send_dlq(self, rejects: list) -> None:
         if not rejects:

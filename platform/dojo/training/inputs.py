@@ -50,8 +50,8 @@ def check_inputs(settings: Settings, window: TrainingWindow) -> InputReport:
         shown = ", ".join(missing[:5]) + more
         raise InputsMissing(
             f"no transactions for {shown} in {table} (window {days[0]} .. {days[-1]}): "
-            f"write them with `dojo generate history --start-date {missing[0]} "
-            f"--days {len(days)}` or check that `dojo stream` was running"
+            f"write them with `{backfill_command(rows_per_day, missing)}` or check that "
+            "`dojo stream` was running"
         )
     end = pd.Timestamp(window.interval_end)
     labelled = int((frame["label_ts"].notna() & (frame["label_ts"] < end)).sum())
@@ -62,6 +62,26 @@ def check_inputs(settings: Settings, window: TrainingWindow) -> InputReport:
             "transaction, so pick a later interval end"
         )
     return InputReport(rows_per_day, len(frame), labelled)
+
+
+def backfill_command(rows_per_day: dict[str, int], missing: list[str]) -> str:
+    """The generator command that fills the first run of missing days at the usual volume.
+
+    Why only those days: regenerating the whole window would replace the days that are fine
+    (and every model trained on them would no longer be reproducible); a backfill rewrites
+    what is missing and nothing else.
+    """
+    days = list(rows_per_day)
+    first = days.index(missing[0])
+    run = 1
+    while first + run < len(days) and rows_per_day[days[first + run]] == 0:
+        run += 1
+    present = sorted(rows for rows in rows_per_day.values() if rows)
+    if not present:  # the whole window is empty: write all of it with the defaults
+        return f"dojo generate history --start-date {missing[0]} --days {len(days)}"
+    per_day = present[len(present) // 2]
+    return (f"dojo generate history --start-date {missing[0]} --days {run} "
+            f"--rows {per_day * run}")
 
 
 def load_window(settings: Settings, window: TrainingWindow) -> pd.DataFrame:
