@@ -14,17 +14,14 @@ from __future__ import annotations
 import re
 import sys
 import time
-from pathlib import Path
 
+from dojo.teaching.drills._rogue_producer import RogueProducerDrill
 from dojo.teaching.drills._stream import caught_up, pipeline_works
 from dojo.teaching.drills.base import (
     Check,
-    Drill,
     DrillContext,
     DrillError,
-    command_line_has,
     start_detached,
-    stop_recorded_process,
 )
 
 MODULE = "dojo.teaching.drills._checkout_v2"
@@ -47,7 +44,7 @@ def out_of_range_count(ctx: DrillContext) -> float | None:
     return float(found.group(1)) if found else 0.0
 
 
-class AmountInCents(Drill):
+class AmountInCents(RogueProducerDrill):
     name = "amount-in-cents"
     title = "An upstream release sends the amount in cents"
     symptom = (
@@ -66,14 +63,9 @@ class AmountInCents(Drill):
         "counter stand still; its events already applied stay in the offline store and in "
         "its customers' windows until they are corrected and replayed.",
     )
+    producer_module = MODULE
     runbook = "labs/drills/amount-in-cents.md"
     fix_commands = ("pgrep -af checkout_v2", "kill <PID>")
-
-    def _pid_file(self, ctx: DrillContext) -> Path:
-        return ctx.state_dir / f"{self.name}.pid"
-
-    def _is_ours(self, pid: int, ctx: DrillContext) -> bool:
-        return command_line_has(pid, MODULE, ctx.settings.bootstrap_servers)
 
     def inject(self, ctx: DrillContext) -> None:
         ready = pipeline_works(ctx)
@@ -117,21 +109,3 @@ class AmountInCents(Drill):
         return Check(True, f"no amount above {ctx.settings.stream_amount_max:,.0f} for "
                            f"{QUIET_S:g} s ({COUNTER} stays at {first:g}) and the processor "
                            f"is caught up ({up.detail})")
-
-    def fix(self, ctx: DrillContext) -> list[tuple[str, int, str]]:
-        """The runbook's steps: find the gateway of *this* stack with pgrep, kill it."""
-        find, kill = self.fix_commands
-        code, output = ctx.shell(find)
-        steps = [(find, code, output)]
-        mine = re.compile(rf"^(\d+) .*--bootstrap {re.escape(ctx.settings.bootstrap_servers)}\b",
-                          re.MULTILINE)
-        found = mine.search(output)
-        if found is not None:
-            command = kill.replace("<PID>", found.group(1))
-            steps.append((command, *ctx.shell(command)))
-        return steps
-
-    def reset(self, ctx: DrillContext) -> None:
-        stop_recorded_process(self._pid_file(ctx), lambda pid: self._is_ours(pid, ctx))
-        ctx.stack().up()
-        ctx.wait_for(lambda: pipeline_works(ctx), what="the stream pipeline")

@@ -9,20 +9,16 @@ exactly that: the processor is caught up and nothing new has reached the DLQ for
 
 from __future__ import annotations
 
-import re
 import sys
 import time
-from pathlib import Path
 
+from dojo.teaching.drills._rogue_producer import RogueProducerDrill
 from dojo.teaching.drills._stream import caught_up, pipeline_works
 from dojo.teaching.drills.base import (
     Check,
-    Drill,
     DrillContext,
     DrillError,
-    command_line_has,
     start_detached,
-    stop_recorded_process,
 )
 
 MODULE = "dojo.teaching.drills._legacy_pos"
@@ -31,7 +27,7 @@ QUIET_S = 3.0  # the DLQ counts as quiet once its newest message is this old
 CHECK_DEADLINE_S = 20.0
 
 
-class PoisonMessages(Drill):
+class PoisonMessages(RogueProducerDrill):
     name = "poison-messages"
     title = "An upstream producer sends poison messages"
     symptom = (
@@ -49,17 +45,12 @@ class PoisonMessages(Drill):
         "address). In production you would roll back its last deploy; its rejected events "
         "stay in the DLQ for a replay once they are repaired.",
     )
+    producer_module = MODULE
     runbook = "labs/drills/poison-messages.md"
     fix_commands = ("pgrep -af legacy_pos", "kill <PID>")
     defect = "comma"  # the gateway's defect (dojo.teaching.drills._legacy_pos)
 
     # --- the misbehaving producer ------------------------------------------------------
-    def _pid_file(self, ctx: DrillContext) -> Path:
-        return ctx.state_dir / f"{self.name}.pid"
-
-    def _is_ours(self, pid: int, ctx: DrillContext) -> bool:
-        return command_line_has(pid, MODULE, ctx.settings.bootstrap_servers)
-
     def inject(self, ctx: DrillContext) -> None:
         ready = pipeline_works(ctx)
         if not ready.ok:
@@ -106,22 +97,3 @@ class PoisonMessages(Drill):
             if time.monotonic() > deadline:
                 return Check(False, f"the DLQ's newest message is {now - newest:.1f} s old")
             time.sleep(0.25)  # poll interval, bounded by the deadline
-
-    # --- fix and reset ---------------------------------------------------------------------
-    def fix(self, ctx: DrillContext) -> list[tuple[str, int, str]]:
-        """The runbook's steps: find the gateway of *this* stack with pgrep, kill it."""
-        find, kill = self.fix_commands
-        code, output = ctx.shell(find)
-        steps = [(find, code, output)]
-        mine = re.compile(rf"^(\d+) .*--bootstrap {re.escape(ctx.settings.bootstrap_servers)}\b",
-                          re.MULTILINE)
-        found = mine.search(output)
-        if found is not None:
-            command = kill.replace("<PID>", found.group(1))
-            steps.append((command, *ctx.shell(command)))
-        return steps
-
-    def reset(self, ctx: DrillContext) -> None:
-        stop_recorded_process(self._pid_file(ctx), lambda pid: self._is_ours(pid, ctx))
-        ctx.stack().up()
-        ctx.wait_for(lambda: pipeline_works(ctx), what="the stream pipeline")
