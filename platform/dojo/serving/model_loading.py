@@ -9,6 +9,12 @@ Why skops only: a pickled model runs arbitrary code when loaded. Training logs s
 explicit list of trusted types (dojo/training/model_logging.py); MLflow stores that list in
 the version's MLmodel file and loads with it, so the server trusts what training reviewed
 and nothing else.
+
+Why compare library versions: MLflow records the scikit-learn version that saved a model
+(`sklearn_version` in the MLmodel file). A model saved by another minor release may load and
+then fail or, worse, score differently (estimator internals change between minor releases;
+scikit-learn itself warns that it supports no such load). The server refuses a version saved
+with another major.minor than it runs, and keeps serving what it has (`check_library_version`).
 """
 
 from __future__ import annotations
@@ -22,8 +28,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import structlog
 
 from dojo.contracts import TRANSACTION_FIELDS
+
+log = structlog.get_logger(__name__)
 
 THRESHOLD_METRIC = "threshold"
 STRING_TYPES = {"string", "str"}
@@ -76,6 +85,35 @@ def check_columns(columns: tuple[str, ...], feature_names: set[str]) -> None:
                              "features nor the request provide")
 
 
+def _major_minor(version: str) -> tuple[str, ...]:
+    return tuple(version.split(".")[:2])
+
+
+def check_library_version(name: str, version: str, logged: str | None,
+                          installed: str | None = None) -> None:
+    """Refuse a model saved with another scikit-learn major.minor than this process runs.
+
+    ``logged`` is the MLmodel file's `sklearn_version` (None: a model logged without it, which
+    is loaded as before). A different patch release (1.9.0 vs 1.9.1) is accepted: scikit-learn
+    keeps its pickled estimators compatible within a minor release. The refusal is logged
+    with both versions and raised as ModelLoadError, which the alias watcher reports in /model
+    and counts as a failed reload, while the server keeps the model it has.
+    """
+    if not logged:
+        return
+    if installed is None:
+        import sklearn
+
+        installed = sklearn.__version__
+    if _major_minor(logged) != _major_minor(installed):
+        log.warning("serving.library_version_skew", model=name, version=version,
+                    logged_sklearn=logged, installed_sklearn=installed)
+        raise ModelLoadError(
+            f"{name} v{version} was saved with scikit-learn {logged}; this server runs "
+            f"scikit-learn {installed}: refusing another major.minor (serve it where the "
+            "versions match, or retrain it with this one)")
+
+
 def _directory_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -109,6 +147,7 @@ def load_version(tracking_uri: str, name: str, version: str,
             raise ModelLoadError(
                 f"{name} v{version} is not a skops model (format "
                 f"{flavor.get('serialization_format')!r}); the server loads no pickles")
+        check_library_version(name, str(version), flavor.get("sklearn_version"))
         schema = metadata.get_input_schema()
         if schema is None:
             raise ModelLoadError(f"{name} v{version} has no input signature")
