@@ -92,8 +92,8 @@ def lines_from_status(status: dict[str, Any], interval_s: float) -> list[DoctorL
 def _why_unknown(last: Any, reference_problem: Any, interval_s: float) -> str | None:
     """Why the last run compared nothing (None when it did)."""
     if not isinstance(last, dict):
-        return (f"the drift monitor has not finished a run since it started (one every "
-                f"{interval_s:g} s)")
+        return (f"no drift-monitor run on this window yet (one every {interval_s:g} s; the "
+                "window starts with the monitor or `dojo monitor reset`)")
     if last.get("status") != "ok":
         return f"the last run did not compare: {last.get('status') or reference_problem}"
     return None
@@ -103,7 +103,7 @@ def _performance(last: Any, unknown: str | None) -> DoctorLine:
     if unknown is not None:
         return DoctorLine("performance", True, f"unknown: {unknown}", warn=True, section=SECTION,
                           cause="no run has compared the window with the champion yet",
-                          look="dojo monitor run")
+                          look="dojo monitor run   # runs one now")
     perf = last.get("performance") or {}
     live, trained = perf.get("pr_auc"), perf.get("training_pr_auc")
     if live is None:
@@ -135,7 +135,7 @@ def _drift(last: Any, unknown: str | None) -> DoctorLine:
     if unknown is not None:
         return DoctorLine("drift", True, f"unknown: {unknown}", warn=True, section=SECTION,
                           cause="no run has compared the window with the champion yet",
-                          look="dojo monitor run")
+                          look="dojo monitor run   # runs one now")
     share = float(last.get("drift_share") or 0.0)
     drifted = ", ".join(last.get("drifted") or []) or "none"
     if share >= DRIFT_SHARE_ALERT:
