@@ -19,7 +19,7 @@ ticket): drifted inputs with a model that still performs are a look, not an outa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -34,6 +34,13 @@ STATUS_TIMEOUT_S = 3.0
 REPORT = "dojo monitor report"
 PERFORMANCE_RUNBOOK = "docs/runbooks.md#dojoperformancedrop"
 DRIFT_RUNBOOK = "docs/runbooks.md#dojodatadrift"
+
+
+class Unknown(NamedTuple):
+    """Why a model line cannot be judged: shown as its detail and its likely cause."""
+
+    detail: str
+    cause: str
 
 
 def status_url(settings: Settings) -> str:
@@ -89,21 +96,26 @@ def lines_from_status(status: dict[str, Any], interval_s: float) -> list[DoctorL
     return lines
 
 
-def _why_unknown(last: Any, reference_problem: Any, interval_s: float) -> str | None:
+def _why_unknown(last: Any, reference_problem: Any, interval_s: float) -> Unknown | None:
     """Why the last run compared nothing (None when it did)."""
     if not isinstance(last, dict):
-        return (f"no drift-monitor run on this window yet (one every {interval_s:g} s; the "
-                "window starts with the monitor or `dojo monitor reset`)")
+        return Unknown("no monitor run on this window yet",
+                       f"the monitor runs every {interval_s:g} s; a window starts with the "
+                       "monitor or `dojo monitor reset`")
     if last.get("status") != "ok":
-        return f"the last run did not compare: {last.get('status') or reference_problem}"
+        return Unknown(f"the last run did not compare: {last.get('status') or reference_problem}",
+                       "too little traffic in the window, or no champion to compare with")
     return None
 
 
-def _performance(last: Any, unknown: str | None) -> DoctorLine:
+def _unknown(name: str, unknown: Unknown) -> DoctorLine:
+    return DoctorLine(name, True, f"unknown: {unknown.detail}", warn=True, section=SECTION,
+                      cause=unknown.cause, look="dojo monitor run")
+
+
+def _performance(last: Any, unknown: Unknown | None) -> DoctorLine:
     if unknown is not None:
-        return DoctorLine("performance", True, f"unknown: {unknown}", warn=True, section=SECTION,
-                          cause="no run has compared the window with the champion yet",
-                          look="dojo monitor run   # runs one now")
+        return _unknown("performance", unknown)
     perf = last.get("performance") or {}
     live, trained = perf.get("pr_auc"), perf.get("training_pr_auc")
     if live is None:
@@ -131,11 +143,9 @@ def _performance(last: Any, unknown: str | None) -> DoctorLine:
                       "predictions", section=SECTION)
 
 
-def _drift(last: Any, unknown: str | None) -> DoctorLine:
+def _drift(last: Any, unknown: Unknown | None) -> DoctorLine:
     if unknown is not None:
-        return DoctorLine("drift", True, f"unknown: {unknown}", warn=True, section=SECTION,
-                          cause="no run has compared the window with the champion yet",
-                          look="dojo monitor run   # runs one now")
+        return _unknown("drift", unknown)
     share = float(last.get("drift_share") or 0.0)
     drifted = ", ".join(last.get("drifted") or []) or "none"
     if share >= DRIFT_SHARE_ALERT:
@@ -156,9 +166,9 @@ def _labels(window: dict[str, Any]) -> DoctorLine:
     waiting = int(window.get("labels_waiting") or 0)
     if predictions == 0:
         return DoctorLine(
-            "labels", True, "unknown: no predictions in the window yet, so no label can join",
+            "labels", True, "unknown: no predictions in the window yet",
             warn=True, section=SECTION,
-            cause="nothing was scored since the window started (or `dojo monitor reset`)",
+            cause="nothing was scored since the window started, so no label can join",
             look="dojo generate stream; dojo topics")
     if joined == 0:
         seen = f"; {waiting} labels read wait for their prediction" if waiting else ""
