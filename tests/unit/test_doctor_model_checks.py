@@ -126,6 +126,7 @@ def test_an_intake_problem_is_a_failing_line(settings: Settings) -> None:
     ({"error": httpx.ReadTimeout("slow")}, "not answering at http://"),
     ({"status": 500, "payload": {"detail": "boom"}}, "answered 500"),
     ({"payload": ["not", "a", "status"]}, "is not its status"),
+    ({"payload": {"window": [1, 2], "last_run": None}}, "is not its status"),
 ])
 def test_a_monitor_that_is_down_skips_the_section_and_names_it(
         settings: Settings, kwargs: dict[str, Any], says: str) -> None:

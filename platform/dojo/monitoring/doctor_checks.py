@@ -60,9 +60,11 @@ def model_checks(settings: Settings, client: httpx.Client | None = None) -> list
         status = response.json()
         if not isinstance(status, dict):
             raise ValueError("not a JSON object")
+        return lines_from_status(status, settings.monitor_interval_s)
     except (httpx.HTTPError, ValueError) as error:
         return [_skipped(url, error)]
-    return lines_from_status(status, settings.monitor_interval_s)
+    except (AttributeError, TypeError) as error:  # a field of another shape (another version)
+        return [_skipped(url, ValueError(f"{type(error).__name__}: {error}"))]
 
 
 def _skipped(url: str, error: Exception) -> DoctorLine:
