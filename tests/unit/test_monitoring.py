@@ -78,6 +78,14 @@ def test_a_reset_empties_the_window_but_keeps_offsets_and_counters(tmp_path: Pat
     window.close()
 
 
+def test_an_empty_window_gives_an_empty_frame(tmp_path: Path) -> None:
+    # a run right after `dojo monitor reset` (or on a new stack) used to fail with a 500
+    window = _window(tmp_path)
+    frame = window.frame()
+    assert frame.empty and "is_fraud" in frame.columns and "features" not in frame.columns
+    window.close()
+
+
 def test_window_is_bounded_and_gives_up_on_unknown_labels(tmp_path: Path) -> None:
     predictions, labels = _traffic()
     window = _window(tmp_path, max_rows=100, grace_s=0.0)

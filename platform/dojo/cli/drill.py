@@ -100,11 +100,14 @@ def check(name: Name) -> None:
             result = engine.check(settings, name)
     except _HANDLED as error:
         raise _errors(error) from None
+    since = engine.duration(result.seconds)
     if not result.ok:
         console.print(Text(f"✗ still broken: {result.detail}", style="red"), soft_wrap=True)
-        console.print(f"Next: `dojo doctor`, or `dojo drill hint {name}`.")
+        console.print(f"{since} since `dojo drill start {name}`. "
+                      f"Next: `dojo doctor`, or `dojo drill hint {name}`.")
         raise typer.Exit(code=exit_codes.FAILED)
     console.print(Text(f"✓ fixed: {result.detail}", style="green"), soft_wrap=True)
+    console.print(f"time to fix: {since} (from `dojo drill start {name}` to this check)")
     runbook = registry.get_drill(name).runbook
     console.print(f"Recorded in {settings.progress_path}. Next: read {runbook} (prevention), "
                   f"then `dojo drill reset {name}` to close the drill, and rehearse the "

@@ -125,28 +125,34 @@ def topics() -> None:
 
 
 def doctor() -> None:
-    """Check every component; for each failure print the likely cause and where to look."""
+    """Check every component, then the model (performance, drift, labels); for each failure
+    print the likely cause and where to look."""
+    from dojo.monitoring.doctor_checks import model_checks
     from dojo.runtime.doctor import run_doctor
 
     settings = settings_or_exit()
-    lines = run_doctor(settings)
+    lines = [*run_doctor(settings), *model_checks(settings)]
     table = Table(title="dojo doctor")
-    failing = any(not line.ok for line in lines)
+    explain = any(not line.ok or line.warn for line in lines)
     columns = ["section", "check", "", "detail"]
-    columns += ["likely cause", "look further"] if failing else []
+    columns += ["likely cause", "look further"] if explain else []
     for column in columns:
         table.add_column(column, overflow="fold")
     previous = ""
     for line in lines:
-        mark = "[green]✔[/]" if line.ok else "[red]✘[/]"
+        mark = "[red]✘[/]" if not line.ok else "[yellow]![/]" if line.warn else "[green]✔[/]"
         section = line.section if line.section != previous else ""
         previous = line.section
         cells = [section, line.name, mark, line.detail]
-        table.add_row(*cells, *([line.cause, line.look] if failing else []))
+        table.add_row(*cells, *([line.cause, line.look] if explain else []))
     console.print(table)
     failed = [line.name for line in lines if not line.ok]
+    look_at = [line.name for line in lines if line.ok and line.warn]
+    not_known = f" To look at (!, not failures): {', '.join(look_at)}." if look_at else ""
     if failed:
         console.print(f"[red]{len(failed)} problem(s):[/] {', '.join(failed)}. "
-                      "Fix the first one first: later checks often fail because of it.")
+                      f"Fix the first one first: later checks often fail because of it."
+                      f"{not_known}")
         raise typer.Exit(code=1)
-    console.print("[green]All checks passed.[/] Next: `make lab-01`.")
+    console.print(f"[green]All checks passed.[/]{not_known} Next: `dojo monitor report` for the "
+                  "model, `make lab-01` for the platform.")

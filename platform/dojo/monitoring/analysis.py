@@ -28,13 +28,11 @@ import pandas as pd
 
 from dojo.monitoring.profile import psi_band, psi_per_feature, quality
 from dojo.monitoring.reference import SCORE, TARGET, Reference
+from dojo.monitoring.thresholds import PERFORMANCE_DROP_RATIO
 
 NUM_METHOD, CAT_METHOD = "wasserstein", "jensenshannon"
 ALL_MISSING = "all values missing"
 DRIFT_THRESHOLD = 0.1
-# Live PR-AUC below this share of the training PR-AUC counts as a performance drop (the
-# DojoPerformanceDrop rule uses the exported ratio with the same number).
-PERFORMANCE_DROP_RATIO = 0.8
 
 
 @dataclass

@@ -70,9 +70,13 @@ class Monitor:
         return self.reference
 
     def reset_window(self) -> WindowSizes:
-        """Start a new window now (`dojo monitor reset`); never in the middle of a run."""
+        """Start a new window now (`dojo monitor reset`); never in the middle of a run.
+
+        The last run is forgotten too: it described the window just dropped, and `dojo doctor`
+        must not report its drift or performance as the current state."""
         with self._run_lock:
             dropped = self.window.reset()
+            self.last = None
         self.metrics.window_sizes(self.window.sizes())
         log.info("monitor.window_reset", **dropped.__dict__)
         return dropped

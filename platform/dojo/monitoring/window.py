@@ -186,6 +186,8 @@ class Window:
         columns = ["transaction_id", "ts", "scored_at", "variant", "model_version", "features",
                    "score", "decision", "degraded", "is_fraud"]
         frame = pd.DataFrame(rows, columns=columns)
+        if frame.empty:  # a new or just reset window: a run says "0 predictions", not a 500
+            return frame.drop(columns="features")
         features = pd.DataFrame.from_records([json.loads(f) for f in frame.pop("features")],
                                              index=frame.index)
         return pd.concat([frame, features], axis=1)

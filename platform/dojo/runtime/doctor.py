@@ -3,9 +3,10 @@ command to look further.
 
 Why this order: it follows the debugging checklist of the learning plan. First "service down"
 (supervisor, processes, ports, protocol-level answers), then "resources" (disk, memory of the
-stack), then "latency" (how long each check took); the training and monitoring issues append
-"model performance" lines in the same shape. Fix the first red line first: later ones often
-fail because of it.
+stack), then "latency" (how long each check took); `dojo doctor` then appends the "model"
+lines in the same shape (`dojo.monitoring.doctor_checks`: performance, drift, labels, read
+from the drift monitor, which this runtime layer must not import). Fix the first red line
+first: later ones often fail because of it.
 """
 
 from __future__ import annotations
@@ -26,12 +27,17 @@ from dojo.settings import Settings
 
 @dataclass(frozen=True)
 class DoctorLine:
+    """One check's verdict. ``warn`` marks a line that is neither a pass nor a failure: the
+    doctor could not tell (model performance before any label arrived). It keeps ``ok`` True,
+    so it never fails the doctor, and it still carries a cause and where to look."""
+
     name: str
     ok: bool
     detail: str
     cause: str = ""
     look: str = ""
     section: str = "service down"
+    warn: bool = False
 
 
 # A health check slower than this is reported under "latency": the component answers, but a

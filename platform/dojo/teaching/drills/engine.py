@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from dojo.settings import Settings
-from dojo.teaching.drills.base import Check, Drill, DrillContext
+from dojo.teaching.drills.base import Drill, DrillContext
 from dojo.teaching.drills.registry import get_drill
 from dojo.teaching.drills.state import ActiveDrill, clear_active, load_active, save_active
 from dojo.teaching.labs.prerequisites import Missing, missing_prerequisites
@@ -84,14 +84,35 @@ def next_hint(settings: Settings, name: str) -> Hint:
     return Hint(active.hints_shown, total, drill.hints[active.hints_shown - 1])
 
 
-def check(settings: Settings, name: str) -> Check:
-    """Observe whether the fault is fixed; a pass is recorded in the progress file."""
+@dataclass(frozen=True)
+class Verdict:
+    """A drill's check, and the time since `dojo drill start`: on a pass, the time to fix.
+
+    Why the engine measures it: the start is on disk (state.py), minutes and commands away
+    from the check; incident response is judged by time to recover, so the learner sees it at
+    once and the progress file keeps it (`dojo progress`)."""
+
+    ok: bool
+    detail: str
+    seconds: float
+
+
+def check(settings: Settings, name: str, now: float | None = None) -> Verdict:
+    """Observe whether the fault is fixed; a pass is recorded with its time to fix."""
     drill = get_drill(name)
     active = _require_active(settings, name)
     result = drill.check(DrillContext(settings))
+    seconds = max(0.0, (time.time() if now is None else now) - active.started_at)
     if result.ok:
-        record_drill(settings.progress_path, name, time.time() - active.started_at)
-    return result
+        record_drill(settings.progress_path, name, seconds)
+    return Verdict(result.ok, result.detail, seconds)
+
+
+def duration(seconds: float) -> str:
+    """``75.4`` as ``1 min 15 s``: how a time to fix reads in an incident timeline."""
+    whole = round(seconds)
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
 
 def reset(settings: Settings, name: str) -> Drill:
