@@ -3,7 +3,8 @@
 Why a subprocess: that is how a user runs it over a screen share (`make demo`), so the test
 covers the CLI, the settings from DOJO_*, and every step against real components. Why no
 COLUMNS: the output must not depend on the width of whoever runs it. On a fresh session stack
-the demo trains a champion first, so this takes longer than the ~5 minutes on a warm stack.
+the demo trains a champion first. It runs twice: a presenter rehearses, then demos within the
+hour, when the retrain webhook's cool-down (or the still-firing alert) holds a new run back.
 """
 
 from __future__ import annotations
@@ -47,18 +48,29 @@ def _step_output(output: str, number: int) -> str:
     return match.group(0)
 
 
-@pytest.mark.timeout(DEMO_TIMEOUT_S + 120)
-def test_demo_tours_the_platform_and_leaves_it_healthy(healthy_stack: Settings) -> None:
+def _run_demo() -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
     done = subprocess.run([DOJO, "demo"], cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=DEMO_TIMEOUT_S, check=False)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, f"the demo failed:\n{output[-8000:]}"
+    print(done.stdout)  # the tour as a presenter sees it, with -s
+    assert done.returncode == 0, f"the demo failed:\n{(done.stdout + done.stderr)[-8000:]}"
+    assert "every step showed its evidence" in done.stdout
+    return done
+
+
+@pytest.mark.timeout(2 * DEMO_TIMEOUT_S + 120)
+def test_demo_tours_the_platform_and_leaves_it_healthy(healthy_stack: Settings) -> None:
+    first = _run_demo()
     for number, patterns in EVIDENCE.items():
-        step = _step_output(done.stdout, number)
+        step = _step_output(first.stdout, number)
         for pattern in patterns:
             assert re.search(pattern, step), f"step {number} lacks /{pattern}/:\n{step}"
-    assert "every step showed its evidence" in done.stdout
-    print(re.findall(r"Demo done in [\d.]+ min", done.stdout))  # the duration, with -s
+    # Again within the hour: the alert still fires (or the cool-down holds the retrain back),
+    # so no new run and no new challenger; the tour still passes and says so.
+    second = _run_demo()
+    assert re.search(r"webhook: DojoDataDrift -> (triggered|cooling_down)",
+                     _step_output(second.stdout, 4))
+    assert re.search(r"The canary (promoted|rolled)|the canary that judged v\d+",
+                     _step_output(second.stdout, 5))
     states = Stack(healthy_stack).status()
     assert not [s.name for s in states if s.state in {"stopped", "unhealthy"}], states

@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -244,21 +244,24 @@ def drift_to_challenger(ctx: DemoContext) -> StepResult:
                 f"amounts x3 (/predict {dict(stats.statuses)})",
                 f"drift share {summary['drift_share']:.2f}; drifted: "
                 f"{', '.join(summary['drifted']) or 'none'}"]
-    alert = _wait_for_alert(ctx)
+    alert, firing_since = _wait_for_alert(ctx)
     if alert is None:
         raise StepFailed(f"{evidence[1]}; but {ALERT_NAME} did not reach Alertmanager within "
                          f"{ALERT_WAIT_S / 60:.0f} min",
                          "show `dojo monitor report` and the drifted features, then the rule "
                          "in Prometheus' /alerts page")
     evidence.append(alert)
-    evidence.extend(_retrain_evidence(ctx, since))
+    # An alert still firing from an earlier demo is not sent again for an hour: its record is
+    # the one it caused when it started, before this step.
+    evidence.extend(_retrain_evidence(ctx, min(since, firing_since)))
     return StepResult("Shifted amounts drift the amount features; Prometheus fires the drift "
                       "alert, Alertmanager calls the retrain webhook, and Airflow trains a "
                       "challenger that must pass the gates.", evidence)
 
 
-def _wait_for_alert(ctx: DemoContext) -> str | None:
-    """The alert's line from Alertmanager once it is active, or None after ALERT_WAIT_S."""
+def _wait_for_alert(ctx: DemoContext) -> tuple[str | None, datetime]:
+    """The alert's line from Alertmanager once it is active and since when it has been, or
+    (None, now) after ALERT_WAIT_S."""
     from dojo.runtime.waiting import wait_until
 
     settings = ctx.settings
@@ -280,12 +283,16 @@ def _wait_for_alert(ctx: DemoContext) -> str | None:
 
     found = wait_until(active, ALERT_WAIT_S, first_pause_s=2.0, max_pause_s=5.0)
     if not found.ok:
-        return None
+        return None, datetime.now(UTC)
     alert = found.value[0]
     summary = alert.get("annotations", {}).get("summary", "")
-    return (f"Alertmanager: {ALERT_NAME} {alert['status']['state']} since "
-            f"{alert.get('startsAt', '?')[:19]} ({summary}), after "
-            f"{time.monotonic() - started:.0f} s")
+    starts = alert.get("startsAt", "")[:19]
+    try:  # Alertmanager writes up to nanoseconds, more than fromisoformat reads
+        firing_since = datetime.fromisoformat(starts).replace(tzinfo=UTC) - timedelta(seconds=5)
+    except ValueError:
+        firing_since = datetime.now(UTC)
+    return (f"Alertmanager: {ALERT_NAME} {alert['status']['state']} since {starts or '?'} "
+            f"({summary}), after {time.monotonic() - started:.0f} s"), firing_since
 
 
 def _retrain_evidence(ctx: DemoContext, since: datetime) -> list[str]:
@@ -302,7 +309,7 @@ def _retrain_evidence(ctx: DemoContext, since: datetime) -> list[str]:
         raise StepFailed("the alert fired but no record reached the retrain webhook",
                          "show `dojo monitor triggers` and `amtool alert query`")
     record = waited.value[-1]
-    lines = [f"webhook: {', '.join(record.alerts)} -> {record.outcome}"
+    lines = [f"webhook: {', '.join(record.alerts)} -> {record.outcome} at {record.at[:19]}"
              + (f" ({record.detail})" if record.detail else "")]
     run_id = record.dag_run_id
     if record.outcome == COOLING_DOWN:
@@ -381,10 +388,13 @@ def canary(ctx: DemoContext) -> StepResult:
         said.append(line)
         ctx.progress(line.strip())
 
+    candidate = _candidate(ctx)
+    if candidate is None:
+        return _earlier_rollout(ctx)
     with ServerApi(url, settings.serving_admin_token) as server:
         rollout = Rollout(settings, client(settings), server, say, ROLLOUT_STEP_S)
         try:
-            state = rollout.prepare(ctx.found.get("challenger", "challenger"))
+            state = rollout.prepare(candidate)
         except RolloutError as error:
             raise StepFailed(f"no rollout: {error}",
                              "show `dojo model list` and `dojo model compare champion "
@@ -420,3 +430,42 @@ def stack_healthy_after(ctx: DemoContext) -> StepResult:
         [f"{sum(s.state != 'planned' for s in states)} components healthy",
          f"next: MLflow {settings.tracking_uri} (runs, registry), `dojo monitor report --open`,"
          " `dojo rollout status`, `dojo monitor triggers`, the labs (`dojo lab list`)"])
+
+
+def _candidate(ctx: DemoContext) -> str | None:
+    """The version to roll out: the one step 4 produced, else the `challenger` alias; None
+    when neither is newer than the champion (step 4's run was rolled out already)."""
+    from dojo.training.tracking import CHALLENGER, CHAMPION, alias_version, client
+
+    settings = ctx.settings
+    mlflow_client = client(settings)
+    champion = alias_version(mlflow_client, settings.registered_model, CHAMPION)
+    for version in (ctx.found.get("challenger"),
+                    alias_version(mlflow_client, settings.registered_model, CHALLENGER)):
+        if version and str(version) != str(champion) and not _rolled_out(ctx, str(version)):
+            return str(version)
+    return None
+
+
+def _rolled_out(ctx: DemoContext, version: str) -> bool:
+    from dojo.delivery import rollout_state as rs
+
+    last = rs.load(ctx.settings.home)
+    return last is not None and last.version == version and last.status != rs.RUNNING
+
+
+def _earlier_rollout(ctx: DemoContext) -> StepResult:
+    """Within the retrain cool-down there is no new challenger: show the canary that judged
+    the one the cool-down holds (a second demo within the hour), from its recorded state."""
+    from dojo.delivery import rollout_state as rs
+
+    last = rs.load(ctx.settings.home)
+    if last is None or last.status == rs.RUNNING:
+        raise StepFailed("no challenger newer than the champion to roll out",
+                         "show `dojo model list` and `dojo model compare champion challenger`")
+    gates = [f"{step.name}: gate {step.status}: "
+             + "; ".join(str(g.get("message", "")) for g in step.gates)
+             for step in last.steps if step.gates]
+    return StepResult(f"No new challenger (the cool-down held the retrain back), so this is "
+                      f"the canary that judged v{last.version} at {last.started[:19]}: "
+                      f"{last.status}.", [*gates, f"outcome: {last.message}"])
