@@ -3,6 +3,8 @@ code says whether every step showed its evidence. No stack: the steps here are s
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -125,3 +127,39 @@ def test_interactive_waits_for_enter_and_survives_the_end_of_input(
     assert result.exit_code == 0, result.output
     assert "Enter for the next step" in result.output
     assert "every step showed its evidence" in result.output
+
+
+def test_within_the_cool_down_the_canary_step_shows_the_earlier_rollout(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second demo within the hour: no new challenger, so step 5 shows the recorded canary
+    that judged the version the cool-down holds, and passes."""
+    from dojo.delivery import rollout_state as rs
+    from dojo.teaching import demo_steps
+    from dojo.training import tracking
+
+    context = DemoContext(Settings(home=tmp_path), found={"challenger": "2"})
+    state = rs.RolloutState("fraud", "2", "1", status=rs.PROMOTED,
+                            steps=[rs.Step("shadow", "shadow", 0.0, rs.PASSED,
+                                           gates=[{"message": "error rate 0.0% <= 1.0%"}])],
+                            message="v2 is champion for every user")
+    rs.save(tmp_path, state)
+    monkeypatch.setattr(tracking, "client", lambda settings: object())
+    monkeypatch.setattr(tracking, "alias_version",
+                        lambda client, name, alias: "2" if alias == tracking.CHAMPION else None)
+    result = demo_steps.canary(context)
+    assert "the canary that judged v2" in result.say and "promoted" in result.say
+    assert "shadow: gate passed: error rate 0.0% <= 1.0%" in result.evidence
+    assert "outcome: v2 is champion for every user" in result.evidence
+
+
+def test_with_no_challenger_and_no_rollout_the_canary_step_fails_with_a_fallback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dojo.teaching import demo_steps
+    from dojo.training import tracking
+
+    monkeypatch.setattr(tracking, "client", lambda settings: object())
+    monkeypatch.setattr(tracking, "alias_version", lambda client, name, alias: "1")
+    outcomes = run_tour([Step("canary", demo_steps.canary, "-")],
+                        DemoContext(Settings(home=tmp_path)), Collect())
+    assert outcomes[0].error == "no challenger newer than the champion to roll out"
+    assert "dojo model list" in outcomes[0].fallback
