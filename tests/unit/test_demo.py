@@ -147,7 +147,7 @@ def test_within_the_cool_down_the_canary_step_shows_the_earlier_rollout(
     monkeypatch.setattr(tracking, "alias_version",
                         lambda client, name, alias: "2" if alias == tracking.CHAMPION else None)
     result = demo_steps.canary(context)
-    assert "the canary that judged v2" in result.say and "promoted" in result.say
+    assert "the canary that judged v2" in result.say and "promoted." in result.say
     assert "shadow: gate passed: error rate 0.0% <= 1.0%" in result.evidence
     assert "outcome: v2 is champion for every user" in result.evidence
 

@@ -54,8 +54,9 @@ def demo(
     took = time.monotonic() - started
     if failed:
         console.print(f"\nDemo done in {took / 60:.1f} min; step(s) {', '.join(failed)} "
-                      "failed (each said what to show instead).")
+                      "failed (each said what to show instead).", soft_wrap=True)
     else:
         console.print(f"\nDemo done in {took / 60:.1f} min: every step showed its evidence. "
-                      "Next: `docs/demo.md` for what to say, `dojo lab list` for the depth.")
+                      "Next: `docs/demo.md` for what to say, `dojo lab list` for the depth.",
+                      soft_wrap=True)
     raise typer.Exit(code=exit_code(outcomes))

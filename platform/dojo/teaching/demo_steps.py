@@ -254,6 +254,11 @@ def drift_to_challenger(ctx: DemoContext) -> StepResult:
     # An alert still firing from an earlier demo is not sent again for an hour: its record is
     # the one it caused when it started, before this step.
     evidence.extend(_retrain_evidence(ctx, min(since, firing_since)))
+    if firing_since < since:
+        return StepResult("Shifted amounts drift the amount features again; the drift alert "
+                          "was still firing from an earlier run (Alertmanager repeats it "
+                          "hourly), so this is the retrain it started then, and its gates.",
+                          evidence)
     return StepResult("Shifted amounts drift the amount features; Prometheus fires the drift "
                       "alert, Alertmanager calls the retrain webhook, and Airflow trains a "
                       "challenger that must pass the gates.", evidence)
@@ -364,8 +369,8 @@ def _training_run(ctx: DemoContext, run_id: str) -> list[str]:
     version = published.get("version")
     if version:
         ctx.found["challenger"] = str(version)
-        lines.append(f"registry: {settings.registered_model} v{version}, aliases "
-                     f"{published.get('aliases', {})}")
+        lines.append(f"registry: {settings.registered_model} v{version} registered, aliases "
+                     f"then {published.get('aliases', {})}")
     else:
         lines.append("registry: no new version (the gates refused it or the interval was "
                      "already trained)")
@@ -466,6 +471,7 @@ def _earlier_rollout(ctx: DemoContext) -> StepResult:
     gates = [f"{step.name}: gate {step.status}: "
              + "; ".join(str(g.get("message", "")) for g in step.gates)
              for step in last.steps if step.gates]
-    return StepResult(f"No new challenger (the cool-down held the retrain back), so this is "
-                      f"the canary that judged v{last.version} at {last.started[:19]}: "
-                      f"{last.status}.", [*gates, f"outcome: {last.message}"])
+    return StepResult(f"No challenger newer than the last canary (the retrain was held back "
+                      f"or already rolled out), so this is the canary that judged "
+                      f"v{last.version} at {last.started[:19]}: {last.status}.",
+                      [*gates, f"outcome: {last.message}"])
