@@ -8,11 +8,12 @@ PY := $(VENV)/bin/python
 DOJO := $(VENV)/bin/dojo
 STAMP := $(VENV)/.installed
 C ?=
+DEMO_ARGS ?=
 CLUSTER ?=
 PYTEST_ARGS ?= --durations=20
 
 .PHONY: help install os-deps up down status logs doctor clean test test-fast lint bench image image-platform \
-	cluster-up cluster-down k8s-sync lab-% labs
+	cluster-up cluster-down k8s-sync lab-% labs demo
 
 ##@ Help
 help: ## List every target with one line each
@@ -84,3 +85,7 @@ labs: install ## List the labs and which ones this machine verified
 
 lab-%: install os-deps ## Run lab NN's steps and check them: make lab-01
 	@$(DOJO) lab run $*
+
+##@ Demo
+demo: install os-deps ## The ~5-minute narrated tour (starts the stack if needed); DEMO_ARGS=--interactive
+	@$(DOJO) demo $(DEMO_ARGS)

@@ -54,6 +54,7 @@ app.command()(stack.topics)
 # [sub-apps] other stages register their command groups below, one line each
 from dojo.cli import (  # noqa: E402
     cloud,
+    demo,
     deploy,
     drill,
     experiment,
@@ -89,3 +90,4 @@ app.add_typer(cloud.app, name="cloud")
 app.command(name="serve")(serve.serve)
 app.command(name="deploy")(deploy.deploy)
 app.add_typer(rollout.app, name="rollout")
+app.command(name="demo")(demo.demo)
