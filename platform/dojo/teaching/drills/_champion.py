@@ -31,6 +31,15 @@ from typing import TYPE_CHECKING, Any
 
 from dojo.teaching.drills.base import Check, DrillContext, DrillError
 
+# The runbook's fix for a bad champion: put the previous one back, then make the server load it
+# now (it would pick it up at its next alias poll anyway).
+ROLLBACK_AND_RELOAD: tuple[str, ...] = (
+    "dojo model rollback",
+    'curl -sS -X POST -H "Authorization: Bearer ${DOJO_SERVING_ADMIN_TOKEN}" '
+    '"http://${DOJO_HOST}:${DOJO_SERVING_PORT}/admin/reload"',
+)
+
+
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from sklearn.pipeline import Pipeline

@@ -14,6 +14,7 @@ DOJO_DEPLOY_SMOKE_MIN_AUC).
 from __future__ import annotations
 
 from dojo.teaching.drills._champion import (
+    ROLLBACK_AND_RELOAD,
     ensure_champion,
     force_champion,
     pipeline,
@@ -79,11 +80,7 @@ class BadModelPromoted(Drill):
         "now (POST /admin/reload; it would pick it up at its next poll anyway).",
     )
     runbook = "labs/drills/bad-model-promoted.md"
-    fix_commands = (
-        "dojo model rollback",
-        'curl -sS -X POST -H "Authorization: Bearer ${DOJO_SERVING_ADMIN_TOKEN}" '
-        '"http://${DOJO_HOST}:${DOJO_SERVING_PORT}/admin/reload"',
-    )
+    fix_commands = ROLLBACK_AND_RELOAD
 
     def inject(self, ctx: DrillContext) -> None:
         ensure_champion(ctx, NAME)

@@ -19,6 +19,7 @@ import time
 import httpx
 
 from dojo.teaching.drills._champion import (
+    ROLLBACK_AND_RELOAD,
     ensure_champion,
     force_champion,
     pipeline,
@@ -101,11 +102,7 @@ class LatencyRegression(Drill):
         "the server load it now with POST /admin/reload.",
     )
     runbook = "labs/drills/latency-regression.md"
-    fix_commands = (
-        "dojo model rollback",
-        'curl -sS -X POST -H "Authorization: Bearer ${DOJO_SERVING_ADMIN_TOKEN}" '
-        '"http://${DOJO_HOST}:${DOJO_SERVING_PORT}/admin/reload"',
-    )
+    fix_commands = ROLLBACK_AND_RELOAD
 
     def inject(self, ctx: DrillContext) -> None:
         ensure_champion(ctx, NAME)

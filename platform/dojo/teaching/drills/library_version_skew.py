@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from dojo.teaching.drills._champion import (
+    ROLLBACK_AND_RELOAD,
     ensure_champion,
     force_champion,
     good_model,
@@ -93,11 +94,7 @@ class LibraryVersionSkew(Drill):
         "pinned libraries.)",
     )
     runbook = "labs/drills/library-version-skew.md"
-    fix_commands = (
-        "dojo model rollback",
-        'curl -sS -X POST -H "Authorization: Bearer ${DOJO_SERVING_ADMIN_TOKEN}" '
-        '"http://${DOJO_HOST}:${DOJO_SERVING_PORT}/admin/reload"',
-    )
+    fix_commands = ROLLBACK_AND_RELOAD
 
     def inject(self, ctx: DrillContext) -> None:
         import sklearn
