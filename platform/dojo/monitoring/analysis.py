@@ -3,7 +3,8 @@
 What a run computes, and why each:
 - data drift per feature with Evidently's own methods. The methods are fixed, not left to
   Evidently's choice by sample size: normed Wasserstein distance for numbers and
-  Jensen-Shannon distance for categories, both flagged at 0.1. Below 1,000 rows Evidently
+  Jensen-Shannon distance for categories and for the per-user counts and flags (see
+  COUNT_FEATURES), all flagged at 0.1. Below 1,000 rows Evidently
   would switch to KS and chi-squared p-values, and p-values on big windows flag shifts too
   small to matter, so the same shift would flip with traffic volume;
 - PSI per feature from the bins precomputed for this champion (profile.py), with the 0.1 and
@@ -26,11 +27,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dojo.features import spec
 from dojo.monitoring.profile import psi_band, psi_per_feature, quality
 from dojo.monitoring.reference import SCORE, TARGET, Reference
 from dojo.monitoring.thresholds import PERFORMANCE_DROP_RATIO
 
 NUM_METHOD, CAT_METHOD = "wasserstein", "jensenshannon"
+# Counts and flags (txn_count_10m, is_new_device, ...) are almost always 1 (or 0): their
+# standard deviation is tiny, so a Wasserstein distance normalised by it turns a few more
+# card-testing bursts in one sample into "drift". Compared as distributions of values
+# (Jensen-Shannon, like a category), they drift only when the shares of 1, 2, 3... move.
+COUNT_FEATURES: frozenset[str] = frozenset(spec.USER_COUNT_FEATURES)
 ALL_MISSING = "all values missing"
 DRIFT_THRESHOLD = 0.1
 
@@ -102,6 +109,13 @@ def new_run_id(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
 
 
+def _method(column: str, reference: Reference) -> str:
+    """Evidently's test for one column: by kind, with counts and flags compared as values."""
+    if column in reference.categorical or column in COUNT_FEATURES:
+        return CAT_METHOD
+    return NUM_METHOD
+
+
 def _evidently(reference: Reference, current: pd.DataFrame,
                skip: list[str] | None = None) -> tuple[Any, dict[str, Any]]:
     """Run the report; returns the snapshot (for HTML) and {column: (method, score)}.
@@ -119,8 +133,8 @@ def _evidently(reference: Reference, current: pd.DataFrame,
         numerical_columns=[c for c in [*reference.numeric, SCORE] if c in columns],
         categorical_columns=[c for c in reference.categorical if c in columns])
     report = Report([
-        ValueDrift(column=c, method=CAT_METHOD if c in reference.categorical else NUM_METHOD,
-                   threshold=DRIFT_THRESHOLD) for c in columns])
+        ValueDrift(column=c, method=_method(c, reference), threshold=DRIFT_THRESHOLD)
+        for c in columns])
     snapshot = report.run(
         Dataset.from_pandas(current[columns], data_definition=definition),
         Dataset.from_pandas(reference.sample[columns], data_definition=definition))
