@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
@@ -69,14 +69,12 @@ class Outcome:
         return self.result is not None
 
 
-class Reporter:
+class Reporter(Protocol):
     """Where the tour writes; the CLI prints with its console, tests collect the calls."""
 
-    def start(self, number: int, total: int, step: Step) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def start(self, number: int, total: int, step: Step) -> None: ...
 
-    def done(self, number: int, outcome: Outcome) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def done(self, number: int, outcome: Outcome) -> None: ...
 
 
 def run_tour(steps: list[Step], context: DemoContext, reporter: Reporter,
