@@ -73,9 +73,16 @@ def _mlflow_uris_restored_per_module() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _fast_tests_start_nothing(request: pytest.FixtureRequest,
                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """Unit tests run in `make test-fast`, which must start no process and no server."""
+    """Unit tests run in `make test-fast`, which must start no process and no server.
+
+    They also see none of the `DOJO_*` variables a session stack exported (`make test` runs them
+    after the integration tests): a unit test that builds its own settings must get exactly them.
+    """
     if request.node.get_closest_marker("slow") is not None:
         return
+    for key in [k for k in os.environ if k.startswith("DOJO_")]:
+        monkeypatch.delenv(key)
+    get_settings.cache_clear()
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise StartsAProcess(f"{request.node.nodeid} starts a process or a server; it belongs in "
