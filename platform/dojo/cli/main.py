@@ -56,6 +56,7 @@ from dojo.cli import (  # noqa: E402
     cloud,
     demo,
     deploy,
+    design,
     drill,
     experiment,
     features,
@@ -82,6 +83,7 @@ app.command(name="train")(train.train)
 app.add_typer(model.app, name="model")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(slo.app, name="slo")
+app.add_typer(design.app, name="design")
 app.add_typer(lab.app, name="lab")
 app.add_typer(drill.app, name="drill")
 app.command(name="interview")(interview.interview)

@@ -1,0 +1,152 @@
+"""`dojo design measure|plan|writeup`: a system design backed by measurements of this stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dojo.cli.common import console, err_console, fail, settings_or_exit
+from dojo.settings import Settings
+
+app = typer.Typer(name="design", no_args_is_help=True,
+                  help="Capacity and trade-offs of the fraud-scoring design, measured (lab 12).")
+
+FileOption = Annotated[Path | None, typer.Option(
+    "--from", help="Measurement file; default: $DOJO_HOME/design/measurements.json.")]
+
+
+def default_file(settings: Settings) -> Path:
+    return settings.home / "design" / "measurements.json"
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+@app.command()
+def measure(
+    rates: Annotated[str, typer.Option(
+        "--rates", help="Requests/s of each load step, increasing, comma-separated.")
+    ] = "10,20,40,80",
+    seconds: Annotated[float, typer.Option(
+        "--seconds", min=1.0, max=30.0, help="Seconds of load per step.")] = 4.0,
+    stream_events: Annotated[int, typer.Option(
+        "--stream-events", min=0, max=20_000,
+        help="Transactions sent to the stream in one burst (0: skip the stream's rate).")
+    ] = 2000,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Where to write the JSON; default: $DOJO_HOME/design/measurements.json.")
+    ] = None,
+) -> None:
+    """Load one model-server replica in steps, time its stages, and measure the stream."""
+    from dojo.monitoring.capacity import PlanInputError, parse_rates
+    from dojo.monitoring.capacity_measure import StackNotReady
+    from dojo.monitoring.capacity_measure import measure as run_measure
+
+    try:
+        ladder = parse_rates(rates)
+    except PlanInputError as error:
+        raise fail(str(error), code=2) from None
+    settings = settings_or_exit()
+    try:
+        result = run_measure(settings, ladder, seconds, stream_events,
+                             lambda line: err_console.print(line, markup=False))
+    except StackNotReady as error:
+        raise fail(str(error)) from None
+    target = out or default_file(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(result.to_json())
+
+    table = Table(title=f"one replica, latency objective p99 <= "
+                        f"{result.latency_target_s * 1000:g} ms")
+    for column in ("offered/s", "achieved/s", "ok/sent", "p50 ms", "p99 ms", "server ms",
+                   "features ms", "model ms", "rest ms", "rows/batch"):
+        table.add_column(column, justify="right")
+    for step in result.steps:
+        s = step.stages
+        table.add_row(f"{step.offered_rps:g}", f"{step.achieved_rps:g}", f"{step.ok}/{step.sent}",
+                      _ms(step.p50_s), _ms(step.p99_s),
+                      *((_ms(s.request_s), _ms(s.feature_fetch_s), _ms(s.model_s),
+                         _ms(s.rest_s), f"{s.rows_per_batch:.1f}") if s else ("-",) * 5))
+    console.print(table)
+    knee = (f"knee: {result.knee_rps:g} requests/s per replica (the highest step within the "
+            "objective)" if result.knee_rps is not None
+            else "knee: none of the steps met the objective (try lower --rates)")
+    console.print(knee)
+    console.print(f"stream: `transactions` has {result.partitions} partitions; group "
+                  f"{result.group} has {len(result.members)} member(s); the measured processor "
+                  f"owns partitions {_list(result.processor_partitions)}")
+    if result.stream_busy_eps:
+        console.print(f"stream: {result.stream_events} events consumed in "
+                      f"{result.stream_drain_s:.1f} s; one consumer processes "
+                      f"{result.stream_busy_eps:.0f} events/s of batch time")
+    for note in result.notes:
+        console.print(f"note: {note}")
+    console.print(f"Wrote {target}. Next: `dojo design plan --peak-tps <PEAK>` turns it into a "
+                  "capacity plan.")
+
+
+def _list(values: list[int]) -> str:
+    return ",".join(str(v) for v in values) or "none"
+
+
+@app.command()
+def plan(
+    peak_tps: Annotated[float, typer.Option(
+        "--peak-tps", help="Peak transactions per second the design must carry.")],
+    headroom: Annotated[float, typer.Option(
+        "--headroom", help="Share of each component's capacity kept unused, in [0, 1).")
+    ] = 0.3,
+    source: FileOption = None,
+) -> None:
+    """Replicas, partitions and in-flight requests for a peak, each with its measurement."""
+    from dojo.monitoring.capacity import PlanInputError, capacity_plan, load_measurements
+
+    settings = settings_or_exit()
+    path = source or default_file(settings)
+    try:
+        lines = capacity_plan(load_measurements(path), peak_tps, headroom)
+    except PlanInputError as error:
+        raise fail(str(error), code=2) from None
+    table = Table(title=f"capacity plan for {peak_tps:g} tx/s, headroom {headroom:.0%}")
+    for column in ("quantity", "value", "how", "measured by"):
+        table.add_column(column)
+    for line in lines:
+        table.add_row(line.name, line.value, line.how, line.source)
+    console.print(table)
+    console.print(f"From {path}. Next: `dojo design writeup --peak-tps {peak_tps:g}` fills "
+                  "these numbers into the lab's design template.")
+
+
+@app.command()
+def writeup(
+    peak_tps: Annotated[float, typer.Option(
+        "--peak-tps", help="Peak transactions per second the design must carry.")],
+    headroom: Annotated[float, typer.Option(
+        "--headroom", help="Share of each component's capacity kept unused, in [0, 1).")
+    ] = 0.3,
+    source: FileOption = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Where to write the write-up; default: $DOJO_HOME/design/design.md.")
+    ] = None,
+) -> None:
+    """The 45-minute design template with the measured numbers filled in."""
+    from dojo.monitoring.capacity import PlanInputError, load_measurements
+    from dojo.teaching.design_writeup import TEMPLATE, fill, values_for
+
+    settings = settings_or_exit()
+    path = source or default_file(settings)
+    try:
+        values = values_for(load_measurements(path), peak_tps, headroom)
+    except PlanInputError as error:
+        raise fail(str(error), code=2) from None
+    text, left = fill(TEMPLATE.read_text(), values)
+    target = out or settings.home / "design" / "design.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    console.print(f"Wrote {target}: {len(values)} measured numbers filled in, "
+                  f"{left} sections marked TODO for your reasoning. Next: answer them, then "
+                  "defend the design aloud in 45 minutes (`dojo interview --lab 12`).")

@@ -1,0 +1,187 @@
+"""Measure the running stack for a capacity plan: one replica's knee, a request's stages, the
+stream's parallelism.
+
+Why against the running stack and not a model in a spreadsheet: a design answer defends its
+numbers, and the only defensible ones come from the system itself. Each load step scrapes the
+model server's /metrics before and after, so the stages are the server's own histograms over
+exactly that step (Prometheus' scrape interval would blur a five-second step). The stream part
+sends a burst to `transactions` and reads the processor's batch histograms: events per second
+of batch time is what one consumer sustains, and the group's assignment shows that consumers
+beyond the partition count get nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import httpx
+
+from dojo.contracts import TRANSACTIONS_TOPIC
+from dojo.ingestion.kafka_inspect import group_lag
+from dojo.monitoring.capacity import (
+    Measurements,
+    Step,
+    delta_mean,
+    find_knee,
+    owned_partitions,
+    stages_between,
+)
+from dojo.runtime.kafka_admin import admin_client
+from dojo.serving.load_generator import payloads, run_load
+from dojo.settings import Settings
+
+Progress = Callable[[str], None]
+# Distinct payloads cycled through the load: enough users to spread over the online store,
+# few enough to generate in a second.
+PAYLOADS = 400
+CONCURRENCY = 16
+
+
+class StackNotReady(RuntimeError):
+    """A component the measurement needs does not answer (one line for the CLI)."""
+
+
+def _scrape(url: str) -> str:
+    try:
+        response = httpx.get(url, timeout=5.0)
+        response.raise_for_status()
+    except httpx.HTTPError as error:
+        raise StackNotReady(f"cannot read {url} ({type(error).__name__}): is the stack up? "
+                            "`dojo status`") from None
+    return response.text
+
+
+def serving_url(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.serving_port}"
+
+
+def check_ready(settings: Settings) -> None:
+    """A knee of a server without a model would measure its 503s: refuse instead."""
+    url = f"{serving_url(settings)}/ready"
+    try:
+        response = httpx.get(url, timeout=5.0)
+    except httpx.HTTPError as error:
+        raise StackNotReady(f"the model server does not answer at {url} "
+                            f"({type(error).__name__}): `dojo up`") from None
+    if response.status_code != 200:
+        raise StackNotReady(f"the model server is not ready ({url}: {response.text[:160]}); "
+                            "it needs a champion: `dojo model show champion`")
+
+
+def measure_serving(settings: Settings, rates: list[float], seconds: float, seed: int,
+                    progress: Progress) -> list[Step]:
+    """Step the load up through ``rates``; stop after the first step past the objective."""
+    check_ready(settings)
+    url = serving_url(settings)
+    bodies = payloads(PAYLOADS, seed)
+    # Warm-up, not counted: first requests pay for connections and lazy imports.
+    asyncio.run(run_load(url, rates[0], 1.0, CONCURRENCY, bodies))
+    steps = []
+    for rate in rates:
+        before = _scrape(f"{url}/metrics")
+        result = asyncio.run(run_load(url, rate, seconds, CONCURRENCY, bodies))
+        stages = stages_between(before, _scrape(f"{url}/metrics"))
+        p50, p99 = _percentiles(result.latencies_s)
+        step = Step(offered_rps=rate, achieved_rps=round(result.sent / result.elapsed_s, 1),
+                    sent=result.sent, ok=result.ok, p50_s=p50, p99_s=p99, stages=stages)
+        steps.append(step)
+        verdict = "within" if step.within(settings.slo_latency_target_s) else "PAST"
+        progress(f"  {rate:g}/s for {seconds:g} s: {result.summary()} -> {verdict} the objective")
+        if verdict == "PAST":
+            break
+    return steps
+
+
+def _percentiles(latencies: list[float]) -> tuple[float | None, float | None]:
+    if not latencies:
+        return None, None
+    ordered = sorted(latencies)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return round(pick(0.50), 6), round(pick(0.99), 6)
+
+
+def group_members(settings: Settings) -> list[str]:
+    """The member ids of the stream group, from the group coordinator.
+
+    Why not their assignment too: the local broker leaves it out of DescribeGroups, so which
+    partitions a processor owns is read from its own lag gauges instead (`owned_partitions`).
+    """
+    admin = admin_client(settings)
+    # The local broker answers authorized_operations with a bit set kafka-python cannot map
+    # to its enum (ValueError); nothing here needs them, so they are passed through as is.
+    admin._process_acl_operations = lambda obj: obj  # type: ignore[method-assign]
+    try:
+        described = admin.describe_groups([settings.stream_group_id])
+    finally:
+        admin.close()
+    group = described.get(settings.stream_group_id) or {}
+    return sorted(m["member_id"] for m in group.get("members", []))
+
+
+def send_burst(settings: Settings, events: int, seed: int) -> None:
+    """``events`` valid transactions to `transactions` as fast as the producer goes."""
+    from dojo.synthetic.generator import generate_live
+    from dojo.synthetic.producer import connect_producer, encode_event, plan_events
+
+    planned = plan_events(generate_live(events, seed), 0.0, seed)
+    producer = connect_producer(settings.bootstrap_servers)
+    try:
+        for event in planned:
+            producer.send(TRANSACTIONS_TOPIC, key=event.key,
+                          value=encode_event(event, datetime.now(UTC)))
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+
+
+def measure_stream(settings: Settings, events: int, seed: int, deadline_s: float,
+                   progress: Progress) -> tuple[int, float, float | None]:
+    """(events sent, seconds until the group caught up, events/s of batch time)."""
+    metrics_url = f"http://{settings.host}:{settings.stream_metrics_port}/metrics"
+    before = _scrape(metrics_url)
+    started = time.monotonic()
+    send_burst(settings, events, seed)
+    progress(f"  sent {events} transactions; waiting for group {settings.stream_group_id} "
+             "to consume them")
+    while sum(row.lag for row in group_lag(settings, settings.stream_group_id)) > 0:
+        if time.monotonic() - started > deadline_s:
+            raise StackNotReady(f"the stream processor did not catch up within {deadline_s:g} s: "
+                                "`dojo doctor`")
+        time.sleep(0.5)
+    drain_s = time.monotonic() - started
+    after = _scrape(metrics_url)
+    batch_s, batches = delta_mean(before, after, "dojo_stream_batch_duration_seconds")
+    rows, _ = delta_mean(before, after, "dojo_stream_batch_events")
+    busy = rows / batch_s if batch_s > 0 and batches else None
+    return events, round(drain_s, 3), (round(busy, 1) if busy else None)
+
+
+def measure(settings: Settings, rates: list[float], seconds: float, stream_events: int,
+            progress: Progress) -> Measurements:
+    """The whole measurement: serving steps, then the stream's partitions, group and rate."""
+    seed = int(time.time()) % 1_000_000  # fresh transaction ids: duplicates are skipped
+    progress(f"serving: one replica at {serving_url(settings)}, stepping through "
+             f"{', '.join(f'{r:g}' for r in rates)} requests/s")
+    steps = measure_serving(settings, rates, seconds, seed, progress)
+    knee = find_knee(steps, settings.slo_latency_target_s)
+    progress(f"stream: partitions and group {settings.stream_group_id}, then a burst")
+    partitions = len(group_lag(settings, settings.stream_group_id))
+    members = group_members(settings)
+    owned = owned_partitions(
+        _scrape(f"http://{settings.host}:{settings.stream_metrics_port}/metrics"))
+    sent, drain_s, busy = (0, 0.0, None)
+    if stream_events:
+        sent, drain_s, busy = measure_stream(settings, stream_events, seed, 60.0, progress)
+    notes = []
+    if len(members) < partitions and members:
+        notes.append(f"{len(members)} consumer(s) for {partitions} partitions: up to "
+                     f"{partitions} can share the load")
+    return Measurements(
+        latency_target_s=settings.slo_latency_target_s, steps=steps,
+        knee_rps=knee.offered_rps if knee else None, partitions=partitions,
+        group=settings.stream_group_id, members=members, processor_partitions=owned,
+        stream_events=sent,
+        stream_drain_s=drain_s, stream_busy_eps=busy, notes=notes)
