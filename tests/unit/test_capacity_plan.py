@@ -123,7 +123,7 @@ def test_replicas_partitions_and_in_flight_follow_the_measurements() -> None:
 def test_the_plan_names_the_measurement_behind_each_number() -> None:
     lines = {line.name: line for line in capacity_plan(measurements(), 2000, 0.3)}
     assert lines["model-server replicas"].value == str(math.ceil(2000 / 14))
-    assert "knee of one replica: 20/s" in lines["model-server replicas"].source
+    assert "knee 20/s" in lines["model-server replicas"].source
     assert lines["partitions of `transactions`"].value == "6 now: enough"
     small = capacity_plan(measurements(stream_busy_eps=100.0), 2000, 0.3)
     assert any("too few: recreate with >= 29" in line.value for line in small)

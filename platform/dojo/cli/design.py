@@ -77,8 +77,9 @@ def measure(
             else "knee: none of the steps met the objective (try lower --rates)")
     console.print(knee)
     console.print(f"stream: `transactions` has {result.partitions} partitions; group "
-                  f"{result.group} has {len(result.members)} member(s); the measured processor "
-                  f"owns partitions {_list(result.processor_partitions)}")
+                  f"{result.group} has {len(result.members)} member(s)")
+    console.print(f"stream: the measured processor owns partitions "
+                  f"{_list(result.processor_partitions)}")
     if result.stream_busy_eps:
         console.print(f"stream: {result.stream_events} events consumed in "
                       f"{result.stream_drain_s:.1f} s; one consumer processes "
@@ -87,6 +88,32 @@ def measure(
         console.print(f"note: {note}")
     console.print(f"Wrote {target}. Next: `dojo design plan --peak-tps <PEAK>` turns it into a "
                   "capacity plan.")
+
+
+@app.command()
+def partitions(
+    consumers: Annotated[int, typer.Option(
+        "--consumers", min=1, max=32, help="Consumers to start in a throwaway group.")] = 7,
+) -> None:
+    """Join N consumers to `transactions` and show who owns which partition (extras idle)."""
+    from dojo.monitoring.capacity_measure import StackNotReady, join_consumers
+
+    settings = settings_or_exit()
+    try:
+        owned = join_consumers(settings, consumers,
+                               progress=lambda line: err_console.print(line, markup=False))
+    except StackNotReady as error:
+        raise fail(str(error)) from None
+    table = Table(title=f"{consumers} consumers, one group, topic `transactions`")
+    table.add_column("consumer")
+    table.add_column("partitions")
+    for name, parts in owned.items():
+        table.add_row(name, _list(parts) if parts else "none (idle)")
+    console.print(table)
+    idle = sum(1 for parts in owned.values() if not parts)
+    console.print(f"{idle} of {consumers} consumers idle: a partition has one owner per group, "
+                  "so parallelism stops at the partition count. The group was deleted; "
+                  "`dojo design measure` measures what one consumer sustains.")
 
 
 def _list(values: list[int]) -> str:
@@ -148,5 +175,5 @@ def writeup(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     console.print(f"Wrote {target}: {len(values)} measured numbers filled in, "
-                  f"{left} sections marked TODO for your reasoning. Next: answer them, then "
+                  f"{left} TODOs left for your reasoning. Next: answer them, then "
                   "defend the design aloud in 45 minutes (`dojo interview --lab 12`).")

@@ -234,22 +234,22 @@ def capacity_plan(m: Measurements, peak_tps: float, headroom: float) -> list[Pla
         lines.append(PlanLine(
             "model-server replicas", str(n.replicas),
             f"ceil({peak_tps:g} / ({m.knee_rps:g} x {usable:.2f}))",
-            f"knee of one replica: {m.knee_rps:g}/s at p99 {_ms(knee.p99_s)}"))
+            f"knee {m.knee_rps:g}/s, p99 {_ms(knee.p99_s)}"))
         if n.in_flight is not None:
             lines.append(PlanLine(
                 "requests in flight",
                 f"{n.in_flight:.1f} ({n.in_flight / n.replicas:.1f}/replica)",
-                f"Little's law: {peak_tps:g}/s x {_ms(n.in_flight / peak_tps)}",
-                "mean server time at the knee"))
+                f"{peak_tps:g}/s x {_ms(n.in_flight / peak_tps)}",
+                "Little's law at the knee"))
     if n.consumers_needed is not None and m.stream_busy_eps:
         lines.append(PlanLine(
             "stream consumers", str(n.consumers_needed),
             f"ceil({peak_tps:g} / ({m.stream_busy_eps:.0f} x {usable:.2f}))",
-            f"one consumer: {m.stream_busy_eps:.0f} events/s of batch time"))
+            f"1 consumer: {m.stream_busy_eps:.0f} events/s busy"))
         lines.append(PlanLine(
             "partitions of `transactions`", f"{m.partitions} now: {partitions_verdict(m, n)}",
-            "consumers beyond the partition count sit idle",
-            f"group {m.group}: {len(m.members)} member(s)"))
+            "extra consumers sit idle",
+            f"{len(m.members)} group member(s) now"))
     else:
         lines.append(PlanLine("stream consumers", "unknown", "no stream throughput measured",
                               "dojo design measure --stream-events N"))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
+import numpy as np
 
 from dojo.contracts import TRANSACTIONS_TOPIC
 from dojo.ingestion.kafka_inspect import group_lag
@@ -96,11 +97,11 @@ def measure_serving(settings: Settings, rates: list[float], seconds: float, seed
 
 
 def _percentiles(latencies: list[float]) -> tuple[float | None, float | None]:
+    """p50 and p99 as the load generator's summary line computes them."""
     if not latencies:
         return None, None
-    ordered = sorted(latencies)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return round(pick(0.50), 6), round(pick(0.99), 6)
+    p50, p99 = np.percentile(np.array(latencies), [50, 99])
+    return round(float(p50), 6), round(float(p99), 6)
 
 
 def group_members(settings: Settings) -> list[str]:
@@ -185,3 +186,72 @@ def measure(settings: Settings, rates: list[float], seconds: float, stream_event
         group=settings.stream_group_id, members=members, processor_partitions=owned,
         stream_events=sent,
         stream_drain_s=drain_s, stream_busy_eps=busy, notes=notes)
+
+
+def join_consumers(settings: Settings, consumers: int, deadline_s: float = 60.0,
+                   progress: Progress | None = None) -> dict[str, list[int]]:
+    """Start ``consumers`` members of a throwaway group on `transactions`; return each one's
+    partitions once the assignment covers every partition and holds still for 2 s.
+
+    Why a throwaway group: the stream processor's group keeps its members and offsets; these
+    consumers never commit, and the group is deleted afterwards. Each member polls on its own
+    thread, as separate processes would, so one join does not wait for another's poll.
+    """
+    import threading
+
+    from kafka import KafkaConsumer
+
+    group = f"dojo-design-{int(time.time() * 1000)}"
+    stop = threading.Event()
+    owned: dict[str, list[int]] = {}
+    lock = threading.Lock()
+    members = [KafkaConsumer(TRANSACTIONS_TOPIC, group_id=group, client_id=f"consumer-{i + 1}",
+                             enable_auto_commit=False, **settings.kafka_consumer_kwargs())
+               for i in range(consumers)]
+
+    def run(name: str, consumer: KafkaConsumer) -> None:
+        while not stop.is_set():
+            consumer.poll(timeout_ms=200, max_records=1)
+            with lock:
+                owned[name] = sorted(tp.partition for tp in consumer.assignment())
+
+    threads = [threading.Thread(target=run, args=(f"consumer-{i + 1}", c), daemon=True)
+               for i, c in enumerate(members)]
+    partitions = len(group_lag(settings, settings.stream_group_id))
+    if progress:
+        progress(f"{consumers} consumers join group {group} on `transactions` "
+                 f"({partitions} partitions)")
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    stable, since = None, 0.0
+    try:
+        while time.monotonic() - started < deadline_s:
+            with lock:
+                now = {name: list(parts) for name, parts in owned.items()}
+            covered = sorted(p for parts in now.values() for p in parts)
+            if len(now) == consumers and covered == list(range(partitions)):
+                if now != stable:
+                    stable, since = now, time.monotonic()
+                elif time.monotonic() - since >= 2.0:
+                    return dict(sorted(stable.items(), key=lambda kv: int(kv[0].split("-")[1])))
+            time.sleep(0.2)
+        raise StackNotReady(f"the group's assignment did not settle within {deadline_s:g} s")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        for consumer in members:
+            consumer.close()
+        _delete_group(settings, group)
+
+
+def _delete_group(settings: Settings, group: str) -> None:
+    """Best effort: an empty throwaway group left behind costs nothing but a line in a list."""
+    admin = admin_client(settings)
+    try:
+        admin.delete_groups([group])
+    except Exception:  # cleanup must not hide the result, whatever the broker says
+        pass
+    finally:
+        admin.close()
