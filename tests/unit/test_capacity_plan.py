@@ -180,3 +180,10 @@ def test_the_writeup_fills_every_placeholder_and_leaves_the_reasoning() -> None:
     assert todos >= 8  # one per reasoning question of the 45 minutes
     with pytest.raises(KeyError, match="unknown_number"):
         fill("{{unknown_number}}", {})
+
+
+def test_a_step_past_the_objective_says_why() -> None:
+    assert step(20, 0.05).why_past(TARGET_S) is None
+    assert step(20, 0.05, ok=70).why_past(TARGET_S) == "10 of 80 failed"
+    assert "achieved" in step(20, 0.05, achieved=12.0).why_past(TARGET_S)
+    assert step(20, 0.3).why_past(TARGET_S) == "p99 over 100 ms"

@@ -122,8 +122,17 @@ class Step:
 
     def within(self, target_s: float) -> bool:
         """Every request answered, the rate kept, and p99 inside the latency objective."""
-        return (self.ok == self.sent > 0 and self.p99_s is not None and self.p99_s <= target_s
-                and self.achieved_rps >= MIN_ACHIEVED_SHARE * self.offered_rps)
+        return self.why_past(target_s) is None
+
+    def why_past(self, target_s: float) -> str | None:
+        """None within the objective, else the first reason it is not."""
+        if self.sent == 0 or self.ok < self.sent:
+            return f"{self.sent - self.ok} of {self.sent} failed"
+        if self.achieved_rps < MIN_ACHIEVED_SHARE * self.offered_rps:
+            return f"only {self.achieved_rps:g}/s achieved"
+        if self.p99_s is None or self.p99_s > target_s:
+            return f"p99 over {target_s * 1000:g} ms"
+        return None
 
 
 def find_knee(steps: list[Step], target_s: float) -> Step | None:

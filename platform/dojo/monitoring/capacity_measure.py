@@ -89,9 +89,10 @@ def measure_serving(settings: Settings, rates: list[float], seconds: float, seed
         step = Step(offered_rps=rate, achieved_rps=round(result.sent / result.elapsed_s, 1),
                     sent=result.sent, ok=result.ok, p50_s=p50, p99_s=p99, stages=stages)
         steps.append(step)
-        verdict = "within" if step.within(settings.slo_latency_target_s) else "PAST"
-        progress(f"  {rate:g}/s for {seconds:g} s: {result.summary()} -> {verdict} the objective")
-        if verdict == "PAST":
+        why = step.why_past(settings.slo_latency_target_s)
+        verdict = "within the objective" if why is None else f"PAST the objective ({why})"
+        progress(f"  {rate:g}/s for {seconds:g} s: {result.summary()} -> {verdict}")
+        if why is not None:
             break
     return steps
 
@@ -145,8 +146,7 @@ def measure_stream(settings: Settings, events: int, seed: int, deadline_s: float
     before = _scrape(metrics_url)
     started = time.monotonic()
     send_burst(settings, events, seed)
-    progress(f"  sent {events} transactions; waiting for group {settings.stream_group_id} "
-             "to consume them")
+    progress(f"  sent {events}; waiting for group {settings.stream_group_id} to consume them")
     while sum(row.lag for row in group_lag(settings, settings.stream_group_id)) > 0:
         if time.monotonic() - started > deadline_s:
             raise StackNotReady(f"the stream processor did not catch up within {deadline_s:g} s: "
@@ -168,7 +168,8 @@ def measure(settings: Settings, rates: list[float], seconds: float, stream_event
              f"{', '.join(f'{r:g}' for r in rates)} requests/s")
     steps = measure_serving(settings, rates, seconds, seed, progress)
     knee = find_knee(steps, settings.slo_latency_target_s)
-    progress(f"stream: partitions and group {settings.stream_group_id}, then a burst")
+    progress(f"stream: partitions and group {settings.stream_group_id}"
+             + (f", then a burst of {stream_events} transactions" if stream_events else ""))
     partitions = len(group_lag(settings, settings.stream_group_id))
     members = group_members(settings)
     owned = owned_partitions(
