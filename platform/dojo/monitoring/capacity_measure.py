@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import httpx
 import numpy as np
+from kafka.errors import KafkaError
 
 from dojo.contracts import TRANSACTIONS_TOPIC
 from dojo.ingestion.kafka_inspect import group_lag
@@ -170,15 +171,25 @@ def measure(settings: Settings, rates: list[float], seconds: float, stream_event
     knee = find_knee(steps, settings.slo_latency_target_s)
     progress(f"stream: partitions and group {settings.stream_group_id}"
              + (f", then a burst of {stream_events} transactions" if stream_events else ""))
-    partitions = len(group_lag(settings, settings.stream_group_id))
-    members = group_members(settings)
-    owned = owned_partitions(
-        _scrape(f"http://{settings.host}:{settings.stream_metrics_port}/metrics"))
+    try:
+        partitions = len(group_lag(settings, settings.stream_group_id))
+        members = group_members(settings)
+    except KafkaError as error:
+        raise StackNotReady(f"the broker at {settings.bootstrap_servers} does not answer "
+                            f"({type(error).__name__}): `dojo doctor`") from None
+    owned: list[int] = []
     sent, drain_s, busy = (0, 0.0, None)
-    if stream_events:
-        sent, drain_s, busy = measure_stream(settings, stream_events, seed, 60.0, progress)
     notes = []
-    if len(members) < partitions and members:
+    # The serving numbers stand on their own: a stream processor that does not answer is
+    # reported in the file and the table, not a reason to throw the serving steps away.
+    try:
+        owned = owned_partitions(
+            _scrape(f"http://{settings.host}:{settings.stream_metrics_port}/metrics"))
+        if stream_events:
+            sent, drain_s, busy = measure_stream(settings, stream_events, seed, 60.0, progress)
+    except StackNotReady as error:
+        notes.append(f"stream not measured: {error}")
+    if members and len(members) < partitions:
         notes.append(f"{len(members)} consumer(s) for {partitions} partitions: up to "
                      f"{partitions} can share the load")
     return Measurements(
