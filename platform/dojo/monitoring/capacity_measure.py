@@ -46,7 +46,8 @@ class StackNotReady(RuntimeError):
     """A component the measurement needs does not answer (one line for the CLI)."""
 
 
-def _scrape(url: str) -> str:
+def scrape(url: str) -> str:
+    """The text of a /metrics page, or StackNotReady naming the URL."""
     try:
         response = httpx.get(url, timeout=5.0)
         response.raise_for_status()
@@ -83,9 +84,9 @@ def measure_serving(settings: Settings, rates: list[float], seconds: float, seed
     asyncio.run(run_load(url, rates[0], 1.0, CONCURRENCY, bodies))
     steps = []
     for rate in rates:
-        before = _scrape(f"{url}/metrics")
+        before = scrape(f"{url}/metrics")
         result = asyncio.run(run_load(url, rate, seconds, CONCURRENCY, bodies))
-        stages = stages_between(before, _scrape(f"{url}/metrics"))
+        stages = stages_between(before, scrape(f"{url}/metrics"))
         p50, p99 = _percentiles(result.latencies_s)
         step = Step(offered_rps=rate, achieved_rps=round(result.sent / result.elapsed_s, 1),
                     sent=result.sent, ok=result.ok, p50_s=p50, p99_s=p99, stages=stages)
@@ -144,7 +145,7 @@ def measure_stream(settings: Settings, events: int, seed: int, deadline_s: float
                    progress: Progress) -> tuple[int, float, float | None]:
     """(events sent, seconds until the group caught up, events/s of batch time)."""
     metrics_url = f"http://{settings.host}:{settings.stream_metrics_port}/metrics"
-    before = _scrape(metrics_url)
+    before = scrape(metrics_url)
     started = time.monotonic()
     send_burst(settings, events, seed)
     progress(f"  sent {events}; waiting for group {settings.stream_group_id} to consume them")
@@ -154,7 +155,7 @@ def measure_stream(settings: Settings, events: int, seed: int, deadline_s: float
                                 "`dojo doctor`")
         time.sleep(0.5)
     drain_s = time.monotonic() - started
-    after = _scrape(metrics_url)
+    after = scrape(metrics_url)
     batch_s, batches = delta_mean(before, after, "dojo_stream_batch_duration_seconds")
     rows, _ = delta_mean(before, after, "dojo_stream_batch_events")
     busy = rows / batch_s if batch_s > 0 and batches else None
@@ -184,7 +185,7 @@ def measure(settings: Settings, rates: list[float], seconds: float, stream_event
     # reported in the file and the table, not a reason to throw the serving steps away.
     try:
         owned = owned_partitions(
-            _scrape(f"http://{settings.host}:{settings.stream_metrics_port}/metrics"))
+            scrape(f"http://{settings.host}:{settings.stream_metrics_port}/metrics"))
         if stream_events:
             sent, drain_s, busy = measure_stream(settings, stream_events, seed, 60.0, progress)
     except StackNotReady as error:
