@@ -24,7 +24,7 @@ app = typer.Typer(help="Troubleshooting drills: inject a fault, diagnose it, fix
 Name = Annotated[str, typer.Argument(metavar="NAME", help="Drill name (see `dojo drill list`).")]
 
 
-def _errors(error: Exception) -> typer.Exit:
+def exit_for(error: Exception) -> typer.Exit:
     """Map engine errors to one line and the shared exit codes."""
     if isinstance(error, UnknownDrill | engine.DrillStateError):
         return fail(str(error), code=exit_codes.BAD_INPUT)
@@ -34,7 +34,7 @@ def _errors(error: Exception) -> typer.Exit:
     return fail(f"{error} (look: `dojo doctor`, `dojo status`)", code=exit_codes.FAILED)
 
 
-_HANDLED = (UnknownDrill, engine.DrillStateError, engine.DrillPrerequisiteError, DrillError,
+HANDLED = (UnknownDrill, engine.DrillStateError, engine.DrillPrerequisiteError, DrillError,
             StackError)
 
 
@@ -65,8 +65,8 @@ def start(name: Name) -> None:
     try:
         with console.status(f"injecting {name}…"):
             drill = engine.start(settings, name)
-    except _HANDLED as error:
-        raise _errors(error) from None
+    except HANDLED as error:
+        raise exit_for(error) from None
     console.print(Panel(Text(drill.symptom), title=f"drill {name}: the symptom",
                         border_style="red", title_align="left"))
     console.print(f"Diagnose with `dojo doctor`. Stuck? `dojo drill hint {name}` "
@@ -80,8 +80,8 @@ def hint(name: Name) -> None:
     settings = settings_or_exit()
     try:
         given = engine.next_hint(settings, name)
-    except _HANDLED as error:
-        raise _errors(error) from None
+    except HANDLED as error:
+        raise exit_for(error) from None
     if given.text is None:
         console.print(f"No more hints ({given.total} shown). The runbook has the whole story: "
                       f"{registry.get_drill(name).runbook}")
@@ -98,8 +98,8 @@ def check(name: Name) -> None:
     try:
         with console.status("observing the stack…"):
             result = engine.check(settings, name)
-    except _HANDLED as error:
-        raise _errors(error) from None
+    except HANDLED as error:
+        raise exit_for(error) from None
     since = engine.duration(result.seconds)
     if not result.ok:
         console.print(Text(f"✗ still broken: {result.detail}", style="red"), soft_wrap=True)
@@ -121,7 +121,7 @@ def reset(name: Name) -> None:
     try:
         with console.status(f"resetting {name}…"):
             drill = engine.reset(settings, name)
-    except _HANDLED as error:
-        raise _errors(error) from None
+    except HANDLED as error:
+        raise exit_for(error) from None
     console.print(f"Drill {name} reset: the stack is healthy again. Runbook: {drill.runbook}. "
                   "Next: `dojo status`, or `dojo drill list` for another drill.")
