@@ -177,6 +177,10 @@ def test_the_cli_says_one_line_and_exits_2_on_bad_input(settings: Settings,
     assert refused.output.strip().startswith("error: a game day is running")
     assert len(refused.output.strip().splitlines()) == 1
     (settings.home / "the-file").touch()
+    one = runner.invoke(app, ["drill", "check", "file-gone"])
+    assert one.exit_code == 0, one.output
+    assert "(from `dojo gameday start` to this check)" in one.output
+    assert "`dojo gameday check` for the other faults" in one.output
     (settings.home / "other-file").touch()
     done = runner.invoke(app, ["gameday", "check"])
     assert done.exit_code == 0, done.output

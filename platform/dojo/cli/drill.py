@@ -101,14 +101,20 @@ def check(name: Name) -> None:
     except HANDLED as error:
         raise exit_for(error) from None
     since = engine.duration(result.seconds)
+    started = "`dojo gameday start`" if result.in_gameday else f"`dojo drill start {name}`"
     if not result.ok:
         console.print(Text(f"✗ still broken: {result.detail}", style="red"), soft_wrap=True)
-        console.print(f"{since} since `dojo drill start {name}`. "
+        console.print(f"{since} since {started}. "
                       f"Next: `dojo doctor`, or `dojo drill hint {name}`.")
         raise typer.Exit(code=exit_codes.FAILED)
     console.print(Text(f"✓ fixed: {result.detail}", style="green"), soft_wrap=True)
-    console.print(f"time to fix: {since} (from `dojo drill start {name}` to this check)")
+    console.print(f"time to fix: {since} (from {started} to this check)")
     runbook = registry.get_drill(name).runbook
+    if result.in_gameday:
+        console.print(f"Recorded in {settings.progress_path}. Next: note it in your timeline, "
+                      f"then `dojo gameday check` for the other faults; {runbook} has the "
+                      "prevention for your report.", soft_wrap=True)
+        return
     console.print(f"Recorded in {settings.progress_path}. Next: read {runbook} (prevention), "
                   f"then `dojo drill reset {name}` to close the drill, and rehearse the "
                   f"interview questions on it: `dojo interview --drill {name}`.", soft_wrap=True)

@@ -125,6 +125,7 @@ class Verdict:
     ok: bool
     detail: str
     seconds: float
+    in_gameday: bool = False  # then the clock started at `dojo gameday start`
 
 
 def check(settings: Settings, name: str, now: float | None = None) -> Verdict:
@@ -144,7 +145,7 @@ def check(settings: Settings, name: str, now: float | None = None) -> Verdict:
         if gameday is not None and fault is not None and fault.fixed_after is None:
             fault.fixed_after = seconds
             save_gameday(settings, gameday)
-    return Verdict(result.ok, result.detail, seconds)
+    return Verdict(result.ok, result.detail, seconds, in_gameday=gameday is not None)
 
 
 def duration(seconds: float) -> str:
