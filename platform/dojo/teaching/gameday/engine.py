@@ -1,10 +1,12 @@
 """The game day behind `dojo gameday start|status|check|reset`: several drills at once, one clock.
 
-Why these three by default: each breaks a different layer (the stream processor stops, the
-model server refuses clients with 429, the tracking server stops), so the faults do not mask
-one another, yet they overlap the way real incidents do. Two of them are fixed by the same
-command and one is invisible to `dojo doctor`, so the learner has to tell a fixed symptom from
-a fixed incident. Each injects and is fixed within seconds on a laptop.
+Why these two by default: they break different layers (the stream processor stops; the model
+server refuses clients with 429), so neither fix undoes the other, and one of them is invisible
+to `dojo doctor`: after the obvious fix the doctor is green while clients are still refused,
+so the learner has to tell a fixed symptom from a fixed incident. Both inject and are fixed in
+seconds on a laptop. Not every pair is independent: `dojo up` restarts the model server after
+MLflow (its dependency), so with mlflow-down the restart also resets the limit, and the
+runbook's fix is never exercised (lab 21's "Break it" shows it).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dojo.teaching.gameday.state import (
 )
 from dojo.teaching.labs.prerequisites import missing_prerequisites
 
-DEFAULT_DRILLS = ("consumer-stopped", "rate-limit-too-low", "mlflow-down")
+DEFAULT_DRILLS = ("consumer-stopped", "rate-limit-too-low")
 
 
 def parse_drills(text: str | None) -> list[str]:
