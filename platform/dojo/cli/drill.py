@@ -55,7 +55,8 @@ def list_drills() -> None:
         done = short_time(verified.get(name, {}).get("verified_at"))
         table.add_row(name, cls.title, state, done, cls.runbook)
     console.print(table)
-    console.print("Next: `dojo drill start NAME` (one at a time), then `dojo doctor`.")
+    console.print("Next: `dojo drill start NAME` (one at a time), then `dojo doctor`; several at "
+                  "once on one clock: `dojo gameday start` (lab 21).")
 
 
 @app.command()

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from dojo.cli.common import console, fail, settings_or_exit
 from dojo.cli.drill import HANDLED, exit_for
-from dojo.teaching.drills.engine import DrillStateError, duration
+from dojo.teaching.drills.engine import duration
 from dojo.teaching.gameday import engine, report
 from dojo.teaching.gameday.state import load_gameday, load_last_gameday
 from dojo.teaching.labs import exit_codes
@@ -123,7 +123,7 @@ def reset() -> None:
     try:
         with console.status("resetting the game day…"):
             names = engine.reset(settings)
-    except (DrillStateError, *HANDLED) as error:
+    except HANDLED as error:
         raise exit_for(error) from None
     if not names:
         console.print("No game day is running: nothing to reset. Next: `dojo gameday start`.")
