@@ -24,7 +24,7 @@ app = typer.Typer(help="Troubleshooting drills: inject a fault, diagnose it, fix
 Name = Annotated[str, typer.Argument(metavar="NAME", help="Drill name (see `dojo drill list`).")]
 
 
-def _errors(error: Exception) -> typer.Exit:
+def exit_for(error: Exception) -> typer.Exit:
     """Map engine errors to one line and the shared exit codes."""
     if isinstance(error, UnknownDrill | engine.DrillStateError):
         return fail(str(error), code=exit_codes.BAD_INPUT)
@@ -34,7 +34,7 @@ def _errors(error: Exception) -> typer.Exit:
     return fail(f"{error} (look: `dojo doctor`, `dojo status`)", code=exit_codes.FAILED)
 
 
-_HANDLED = (UnknownDrill, engine.DrillStateError, engine.DrillPrerequisiteError, DrillError,
+HANDLED = (UnknownDrill, engine.DrillStateError, engine.DrillPrerequisiteError, DrillError,
             StackError)
 
 
@@ -55,7 +55,8 @@ def list_drills() -> None:
         done = short_time(verified.get(name, {}).get("verified_at"))
         table.add_row(name, cls.title, state, done, cls.runbook)
     console.print(table)
-    console.print("Next: `dojo drill start NAME` (one at a time), then `dojo doctor`.")
+    console.print("Next: `dojo drill start NAME` (one at a time), then `dojo doctor`; several at "
+                  "once on one clock: `dojo gameday start` (lab 21).")
 
 
 @app.command()
@@ -65,8 +66,8 @@ def start(name: Name) -> None:
     try:
         with console.status(f"injecting {name}…"):
             drill = engine.start(settings, name)
-    except _HANDLED as error:
-        raise _errors(error) from None
+    except HANDLED as error:
+        raise exit_for(error) from None
     console.print(Panel(Text(drill.symptom), title=f"drill {name}: the symptom",
                         border_style="red", title_align="left"))
     console.print(f"Diagnose with `dojo doctor`. Stuck? `dojo drill hint {name}` "
@@ -80,8 +81,8 @@ def hint(name: Name) -> None:
     settings = settings_or_exit()
     try:
         given = engine.next_hint(settings, name)
-    except _HANDLED as error:
-        raise _errors(error) from None
+    except HANDLED as error:
+        raise exit_for(error) from None
     if given.text is None:
         console.print(f"No more hints ({given.total} shown). The runbook has the whole story: "
                       f"{registry.get_drill(name).runbook}")
@@ -98,17 +99,23 @@ def check(name: Name) -> None:
     try:
         with console.status("observing the stack…"):
             result = engine.check(settings, name)
-    except _HANDLED as error:
-        raise _errors(error) from None
+    except HANDLED as error:
+        raise exit_for(error) from None
     since = engine.duration(result.seconds)
+    started = "`dojo gameday start`" if result.in_gameday else f"`dojo drill start {name}`"
     if not result.ok:
         console.print(Text(f"✗ still broken: {result.detail}", style="red"), soft_wrap=True)
-        console.print(f"{since} since `dojo drill start {name}`. "
+        console.print(f"{since} since {started}. "
                       f"Next: `dojo doctor`, or `dojo drill hint {name}`.")
         raise typer.Exit(code=exit_codes.FAILED)
     console.print(Text(f"✓ fixed: {result.detail}", style="green"), soft_wrap=True)
-    console.print(f"time to fix: {since} (from `dojo drill start {name}` to this check)")
+    console.print(f"time to fix: {since} (from {started} to this check)")
     runbook = registry.get_drill(name).runbook
+    if result.in_gameday:
+        console.print(f"Recorded in {settings.progress_path}. Next: note it in your timeline, "
+                      f"then `dojo gameday check` for the other faults; {runbook} has the "
+                      "prevention for your report.", soft_wrap=True)
+        return
     console.print(f"Recorded in {settings.progress_path}. Next: read {runbook} (prevention), "
                   f"then `dojo drill reset {name}` to close the drill, and rehearse the "
                   f"interview questions on it: `dojo interview --drill {name}`.", soft_wrap=True)
@@ -121,7 +128,7 @@ def reset(name: Name) -> None:
     try:
         with console.status(f"resetting {name}…"):
             drill = engine.reset(settings, name)
-    except _HANDLED as error:
-        raise _errors(error) from None
+    except HANDLED as error:
+        raise exit_for(error) from None
     console.print(f"Drill {name} reset: the stack is healthy again. Runbook: {drill.runbook}. "
                   "Next: `dojo status`, or `dojo drill list` for another drill.")

@@ -60,6 +60,7 @@ from dojo.cli import (  # noqa: E402
     drill,
     experiment,
     features,
+    gameday,
     generate,
     interview,
     lab,
@@ -86,6 +87,7 @@ app.add_typer(slo.app, name="slo")
 app.add_typer(design.app, name="design")
 app.add_typer(lab.app, name="lab")
 app.add_typer(drill.app, name="drill")
+app.add_typer(gameday.app, name="gameday")
 app.command(name="interview")(interview.interview)
 app.command(name="progress")(progress.progress)
 app.add_typer(cloud.app, name="cloud")

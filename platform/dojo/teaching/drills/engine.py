@@ -2,7 +2,9 @@
 
 Why one drill at a time: two faults at once make each symptom ambiguous (is MLflow down
 because of the port or because the broker is gone?). The capstone game day (lab 21) mixes
-faults on purpose; the single drills teach one failure each.
+faults on purpose; the single drills teach one failure each. While a game day runs,
+`dojo drill hint|check NAME` serve its drills (dojo/teaching/gameday/engine.py starts and
+resets them), and `dojo drill start|reset` refuse, so the two never overlap.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dojo.settings import Settings
 from dojo.teaching.drills.base import Drill, DrillContext
 from dojo.teaching.drills.registry import get_drill
 from dojo.teaching.drills.state import ActiveDrill, clear_active, load_active, save_active
+from dojo.teaching.gameday.state import GameDay, load_gameday, save_gameday
 from dojo.teaching.labs.prerequisites import Missing, missing_prerequisites
 from dojo.teaching.progress import record_drill
 
@@ -38,6 +41,23 @@ class Hint:
     text: str | None  # None: every hint was shown already
 
 
+def gameday_running_error(gameday: GameDay) -> DrillStateError:
+    """One message for every request a running game day refuses."""
+    return DrillStateError(f"a game day is running ({len(gameday.drills)} faults): finish it "
+                           f"(`dojo gameday check`), or `dojo gameday reset` first")
+
+
+def _in_gameday(settings: Settings, name: str) -> GameDay | None:
+    """The running game day, when it injected ``name``; an error when it did not."""
+    gameday = load_gameday(settings)
+    if gameday is None:
+        return None
+    if gameday.find(name) is None:
+        raise DrillStateError(f"drill {name} is not one of the game day's {len(gameday.drills)} "
+                              f"faults: `dojo gameday status` shows which are still open")
+    return gameday
+
+
 def _require_active(settings: Settings, name: str) -> ActiveDrill:
     active = load_active(settings)
     if active is None or active.name != name:
@@ -50,6 +70,9 @@ def _require_active(settings: Settings, name: str) -> ActiveDrill:
 def start(settings: Settings, name: str, ensure_stack: bool = True) -> Drill:
     """Check prerequisites, make sure the stack runs, inject the fault, remember the drill."""
     drill = get_drill(name)
+    gameday = load_gameday(settings)
+    if gameday is not None:
+        raise gameday_running_error(gameday)
     active = load_active(settings)
     if active is not None:
         raise DrillStateError(f"drill {active.name} is already running: finish it, or "
@@ -75,13 +98,20 @@ def start(settings: Settings, name: str, ensure_stack: bool = True) -> Drill:
 def next_hint(settings: Settings, name: str) -> Hint:
     """The next hint of the active drill (each call shows one more)."""
     drill = get_drill(name)
-    active = _require_active(settings, name)
     total = len(drill.hints)
-    if active.hints_shown >= total:
+    gameday = _in_gameday(settings, name)
+    if gameday is not None:
+        fault = gameday.find(name)
+        assert fault is not None  # _in_gameday raised otherwise
+        shown = fault.hints_shown = min(fault.hints_shown + 1, total + 1)
+        save_gameday(settings, gameday)
+    else:
+        active = _require_active(settings, name)
+        shown = active.hints_shown = min(active.hints_shown + 1, total + 1)
+        save_active(settings, active)
+    if shown > total:
         return Hint(total, total, None)
-    active.hints_shown += 1
-    save_active(settings, active)
-    return Hint(active.hints_shown, total, drill.hints[active.hints_shown - 1])
+    return Hint(shown, total, drill.hints[shown - 1])
 
 
 @dataclass(frozen=True)
@@ -95,17 +125,27 @@ class Verdict:
     ok: bool
     detail: str
     seconds: float
+    in_gameday: bool = False  # then the clock started at `dojo gameday start`
 
 
 def check(settings: Settings, name: str, now: float | None = None) -> Verdict:
-    """Observe whether the fault is fixed; a pass is recorded with its time to fix."""
+    """Observe whether the fault is fixed; a pass is recorded with its time to fix.
+
+    In a game day the clock is the game day's: each fault's time to fix runs from
+    `dojo gameday start`, and its first pass is kept for the game day's total."""
     drill = get_drill(name)
-    active = _require_active(settings, name)
+    gameday = _in_gameday(settings, name)
+    started_at = (_require_active(settings, name).started_at if gameday is None
+                  else gameday.started_at)
     result = drill.check(DrillContext(settings))
-    seconds = max(0.0, (time.time() if now is None else now) - active.started_at)
+    seconds = max(0.0, (time.time() if now is None else now) - started_at)
     if result.ok:
         record_drill(settings.progress_path, name, seconds)
-    return Verdict(result.ok, result.detail, seconds)
+        fault = gameday.find(name) if gameday is not None else None
+        if gameday is not None and fault is not None and fault.fixed_after is None:
+            fault.fixed_after = seconds
+            save_gameday(settings, gameday)
+    return Verdict(result.ok, result.detail, seconds, in_gameday=gameday is not None)
 
 
 def duration(seconds: float) -> str:
@@ -118,6 +158,10 @@ def duration(seconds: float) -> str:
 def reset(settings: Settings, name: str) -> Drill:
     """Undo the fault (whether or not it was fixed) and forget the active drill."""
     drill = get_drill(name)
+    gameday = load_gameday(settings)
+    if gameday is not None and gameday.find(name) is not None:
+        raise DrillStateError(f"drill {name} is part of the running game day: "
+                              f"`dojo gameday reset` resets all its faults")
     active = load_active(settings)
     if active is not None and active.name != name:
         raise DrillStateError(f"drill {active.name} is the one running: "

@@ -1,0 +1,1 @@
+"""The capstone game day (lab 21): several drills at once, timed, closed by an incident report."""
