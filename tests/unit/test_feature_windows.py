@@ -98,6 +98,21 @@ def test_random_streams_match_the_brute_force_definition(seed: int) -> None:
             assert got[name] == pytest.approx(expected[name], rel=1e-12), (i, name)
 
 
+@pytest.mark.parametrize("first", [0, 1, 57, 119, 120])
+def test_rows_from_first_are_the_full_calls_rows(first: int) -> None:
+    """The stream asks for the newest row only (`first`); it must be the full call's row."""
+    rng = random.Random(first)
+    ts, t = [], 0
+    for _ in range(120):
+        t += rng.choice([0, 1, 400, 3000, 20000]) * NS
+        ts.append(t)
+    columns = (ts, [rng.uniform(1, 500) for _ in ts], [rng.choice("abcd") for _ in ts],
+               [rng.choice(["US", "GB"]) for _ in ts], [rng.choice(["d1", "d2"]) for _ in ts])
+    full = user_feature_rows(*columns)
+    tail = user_feature_rows(*columns, first=first)
+    assert tail == {name: values[first:] for name, values in full.items()}
+
+
 def test_one_row_per_instant_keeps_the_complete_state() -> None:
     events = [txn("a", 0), txn("b", 5), txn("c", 5)]
     rows = compute_user_features(frame(events))

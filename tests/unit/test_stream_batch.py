@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from kafka.errors import KafkaConnectionError
 
 from dojo.contracts import DLQ_TOPIC
 from dojo.features import spec
@@ -234,3 +235,47 @@ def test_idle_exit_waits_for_the_first_batch_after_a_slow_join(processor) -> Non
     processor._update_lag = lambda: None
     totals = processor.run(threading.Event(), until_idle_s=0.3)
     assert totals.applied == 1
+
+
+class BufferedConsumer:
+    """Hands out records it already holds, at most ``max_records`` per poll, then fails or
+    returns nothing; records the timeout of every poll."""
+
+    def __init__(self, held: list[Record], fail_when_empty: bool = False) -> None:
+        self.held, self.fail_when_empty, self.timeouts = list(held), fail_when_empty, []
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict:
+        self.timeouts.append(timeout_ms)
+        if not self.held:
+            if self.fail_when_empty:
+                raise KafkaConnectionError("broker went away")
+            return {}
+        taken, self.held = self.held[:max_records], self.held[max_records:]
+        out: dict = {}
+        for record in taken:
+            out.setdefault(("transactions", record.partition), []).append(record)
+        return out
+
+
+def held_records(partitions: list[int]) -> list[Record]:
+    return [Record("transactions", p, offset, b"k", event(offset, offset), [])
+            for offset, p in enumerate(partitions)]
+
+
+@pytest.mark.parametrize("fail_when_empty", [False, True])
+def test_a_batch_is_topped_up_without_waiting_and_keeps_partition_order(
+    processor, fail_when_empty: bool
+) -> None:
+    held = held_records([0, 1, 0, 1, 0, 0, 1])
+    processor.batch_size.size = 5
+    processor.consumer = BufferedConsumer(held[2:], fail_when_empty)
+    first = {("transactions", 0): [held[0]], ("transactions", 1): [held[1]]}
+    batch = processor._top_up(first)
+    assert sorted(r.offset for rs in batch.values() for r in rs) == [0, 1, 2, 3, 4]
+    assert [r.offset for r in batch[("transactions", 0)]] == [0, 2, 4]
+    assert processor.consumer.timeouts == [0]  # one poll filled it; none of them waited
+    processor.batch_size.size = 100
+    rest = processor._top_up({("transactions", 0): [held[0]]})
+    assert [r.offset for r in rest[("transactions", 0)]] == [0, 5]
+    assert [r.offset for r in rest[("transactions", 1)]] == [6]
+    assert processor.consumer.timeouts == [0, 0, 0]  # the empty (or failed) poll ended it

@@ -101,9 +101,10 @@ class FeatureState:
             buffer = self.users[user_id]
             prune(buffer)
             rows = buffer.rows
+            # Only the newest row is pushed, so only it is computed (`first`).
             values = user_feature_rows(
                 [r[0] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
-                [r[4] for r in rows], [r[5] for r in rows],
+                [r[4] for r in rows], [r[5] for r in rows], first=len(rows) - 1,
             )
             record: dict[str, object] = {
                 USER_ENTITY_KEY: user_id,

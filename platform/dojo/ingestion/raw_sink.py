@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dojo.contracts import TRANSACTION_FIELDS, Transaction
@@ -22,6 +24,21 @@ from dojo.ingestion import offline_store
 from dojo.settings import Settings
 
 WRITER_PREFIX = "stream-"
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def _epoch_ns(event: Transaction) -> int:
+    """The event time in UTC nanoseconds, by integer arithmetic on the aware datetime.
+
+    Why not `pd.to_datetime` on the datetimes and `strftime` for the day: at a few thousand
+    events per batch, pandas' per-element conversion and formatting were most of the append's
+    time. Integer nanoseconds (datetime is exact to the microsecond) give the same timestamps,
+    and numpy's day unit gives the same UTC `event_date`.
+    """
+    return (event.ts - EPOCH) // MICROSECOND * 1000
 
 
 def batch_writer_name(transaction_ids: Sequence[str]) -> str:
@@ -37,13 +54,17 @@ def append_transactions(settings: Settings, events: Sequence[Transaction]) -> li
     """
     if not events:
         return []
-    frame = pd.DataFrame([event.model_dump() for event in events], columns=TRANSACTION_FIELDS)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[ns, UTC]")
+    frame = pd.DataFrame({name: [getattr(event, name) for event in events]
+                          for name in TRANSACTION_FIELDS})
+    frame["ts"] = pd.to_datetime(np.fromiter(map(_epoch_ns, events), np.int64, len(events)),
+                                 unit="ns", utc=True)
     frame["amount"] = frame["amount"].astype("float64")
     frame["is_fraud"] = pd.Series([None] * len(frame), dtype="object")
     frame["fraud_pattern"] = None
     frame["label_ts"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
-    frame[offline_store.PARTITION_COLUMN] = frame["ts"].dt.strftime("%Y-%m-%d")
+    frame[offline_store.PARTITION_COLUMN] = (
+        frame["ts"].to_numpy("datetime64[ns]").astype("datetime64[D]").astype(str)
+    )
     writer = batch_writer_name(frame["transaction_id"].tolist())
     result = offline_store.write_transactions(frame, settings.offline_dir, writer=writer)
     return list(result.files)
