@@ -70,7 +70,8 @@ class _Rebuild(ConsumerRebalanceListener):
         self.processor = processor
 
     def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        # Offsets are committed after every batch, so nothing is pending here.
+        # Offsets are committed after every batch, so nothing is pending here (except during
+        # a batch's top-up polls: see `_top_up`).
         log.info("stream.partitions_revoked", partitions=sorted(tp.partition for tp in revoked))
 
     def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
@@ -170,7 +171,10 @@ class StreamProcessor:
         grows with users, not events). Topping up with polls that do not wait
         (``timeout_ms=0``) adds no latency: on a quiet stream the first top-up comes back empty
         and the batch goes as it is. A failed top-up poll ends the top-up; what was read is
-        processed and committed as usual.
+        processed and committed as usual. If a top-up poll rebalances the group, records read
+        before it from a partition now owned elsewhere are still processed here but not
+        committed (a commit covers the assigned partitions only); the new owner replays them
+        from the last commit, and the writes are idempotent, as after a crash.
         """
         wanted = self.batch_size.size - sum(len(messages) for messages in records.values())
         merged: dict | None = None
