@@ -172,6 +172,16 @@ def test_the_cli_refuses_bad_input_with_one_line_and_exit_2(
     assert good.exit_code == 0 and "Next:" in good.output
 
 
+@pytest.mark.parametrize("command", ["plan", "writeup"])
+def test_a_bad_peak_is_named_before_the_file_is_looked_for(
+        command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOJO_HOME", str(tmp_path))
+    result = CliRunner().invoke(app, [command, "--peak-tps", "-5",
+                                      "--from", str(tmp_path / "absent.json")])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --peak-tps must be a number > 0, got -5"
+
+
 def test_the_writeup_fills_every_placeholder_and_leaves_the_reasoning() -> None:
     text, todos = fill(TEMPLATE.read_text(), values_for(measurements(), 2000, 0.3))
     assert "{{" not in text

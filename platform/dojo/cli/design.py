@@ -16,6 +16,10 @@ app = typer.Typer(name="design", no_args_is_help=True,
 
 FileOption = Annotated[Path | None, typer.Option(
     "--from", help="Measurement file; default: $DOJO_HOME/design/measurements.json.")]
+PeakOption = Annotated[float, typer.Option(
+    "--peak-tps", help="Peak transactions per second the design must carry.")]
+HeadroomOption = Annotated[float, typer.Option(
+    "--headroom", help="Share of each component's capacity kept unused, in [0, 1).")]
 
 
 def default_file(settings: Settings) -> Path:
@@ -122,19 +126,22 @@ def _list(values: list[int]) -> str:
 
 @app.command()
 def plan(
-    peak_tps: Annotated[float, typer.Option(
-        "--peak-tps", help="Peak transactions per second the design must carry.")],
-    headroom: Annotated[float, typer.Option(
-        "--headroom", help="Share of each component's capacity kept unused, in [0, 1).")
-    ] = 0.3,
+    peak_tps: PeakOption,
+    headroom: HeadroomOption = 0.3,
     source: FileOption = None,
 ) -> None:
     """Replicas, partitions and in-flight requests for a peak, each with its measurement."""
-    from dojo.monitoring.capacity import PlanInputError, capacity_plan, load_measurements
+    from dojo.monitoring.capacity import (
+        PlanInputError,
+        capacity_plan,
+        check_plan_inputs,
+        load_measurements,
+    )
 
     settings = settings_or_exit()
     path = source or default_file(settings)
     try:
+        check_plan_inputs(peak_tps, headroom)
         lines = capacity_plan(load_measurements(path), peak_tps, headroom)
     except PlanInputError as error:
         raise fail(str(error), code=2) from None
@@ -150,23 +157,21 @@ def plan(
 
 @app.command()
 def writeup(
-    peak_tps: Annotated[float, typer.Option(
-        "--peak-tps", help="Peak transactions per second the design must carry.")],
-    headroom: Annotated[float, typer.Option(
-        "--headroom", help="Share of each component's capacity kept unused, in [0, 1).")
-    ] = 0.3,
+    peak_tps: PeakOption,
+    headroom: HeadroomOption = 0.3,
     source: FileOption = None,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Where to write the write-up; default: $DOJO_HOME/design/design.md.")
     ] = None,
 ) -> None:
     """The 45-minute design template with the measured numbers filled in."""
-    from dojo.monitoring.capacity import PlanInputError, load_measurements
+    from dojo.monitoring.capacity import PlanInputError, check_plan_inputs, load_measurements
     from dojo.teaching.design_writeup import TEMPLATE, fill, values_for
 
     settings = settings_or_exit()
     path = source or default_file(settings)
     try:
+        check_plan_inputs(peak_tps, headroom)
         values = values_for(load_measurements(path), peak_tps, headroom)
     except PlanInputError as error:
         raise fail(str(error), code=2) from None

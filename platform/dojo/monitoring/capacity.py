@@ -207,13 +207,18 @@ class PlanNumbers:
     consumers_needed: int | None
 
 
-def plan_numbers(m: Measurements, peak_tps: float, headroom: float) -> PlanNumbers:
-    """replicas = ceil(peak / (knee x (1 - headroom))); in flight = peak x mean server time
-    (Little's law); consumers = ceil(peak / (one consumer's rate x (1 - headroom)))."""
+def check_plan_inputs(peak_tps: float, headroom: float) -> None:
+    """PlanInputError naming the option, before any file is read: a typo costs no search."""
     if not math.isfinite(peak_tps) or peak_tps <= 0:
         raise PlanInputError(f"--peak-tps must be a number > 0, got {peak_tps:g}")
     if not 0 <= headroom < 1:
         raise PlanInputError(f"--headroom must be in [0, 1), got {headroom:g}")
+
+
+def plan_numbers(m: Measurements, peak_tps: float, headroom: float) -> PlanNumbers:
+    """replicas = ceil(peak / (knee x (1 - headroom))); in flight = peak x mean server time
+    (Little's law); consumers = ceil(peak / (one consumer's rate x (1 - headroom)))."""
+    check_plan_inputs(peak_tps, headroom)
     usable = 1 - headroom
     replicas = in_flight = consumers = None
     knee = m.knee_step
