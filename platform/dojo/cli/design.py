@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from dojo.cli.common import console, err_console, fail, settings_or_exit
 from dojo.settings import Settings
+
+if TYPE_CHECKING:  # the capacity code is imported inside the commands, so `--help` starts fast
+    from dojo.monitoring.capacity import Measurements
 
 app = typer.Typer(name="design", no_args_is_help=True,
                   help="Capacity and trade-offs of the fraud-scoring design, measured (lab 12).")
@@ -124,6 +127,19 @@ def _list(values: list[int]) -> str:
     return ",".join(str(v) for v in values) or "none"
 
 
+def _plan_inputs(settings: Settings, peak_tps: float, headroom: float, source: Path | None
+                 ) -> tuple[Path, Measurements]:
+    """The options checked, then the measurement file read: one line and exit 2 on either."""
+    from dojo.monitoring.capacity import PlanInputError, check_plan_inputs, load_measurements
+
+    path = source or default_file(settings)
+    try:
+        check_plan_inputs(peak_tps, headroom)
+        return path, load_measurements(path)
+    except PlanInputError as error:
+        raise fail(str(error), code=2) from None
+
+
 @app.command()
 def plan(
     peak_tps: PeakOption,
@@ -131,20 +147,10 @@ def plan(
     source: FileOption = None,
 ) -> None:
     """Replicas, partitions and in-flight requests for a peak, each with its measurement."""
-    from dojo.monitoring.capacity import (
-        PlanInputError,
-        capacity_plan,
-        check_plan_inputs,
-        load_measurements,
-    )
+    from dojo.monitoring.capacity import capacity_plan
 
-    settings = settings_or_exit()
-    path = source or default_file(settings)
-    try:
-        check_plan_inputs(peak_tps, headroom)
-        lines = capacity_plan(load_measurements(path), peak_tps, headroom)
-    except PlanInputError as error:
-        raise fail(str(error), code=2) from None
+    path, measurements = _plan_inputs(settings_or_exit(), peak_tps, headroom, source)
+    lines = capacity_plan(measurements, peak_tps, headroom)
     table = Table(title=f"capacity plan for {peak_tps:g} tx/s, headroom {headroom:.0%}")
     for column in ("quantity", "value", "how", "measured by"):
         table.add_column(column)
@@ -165,16 +171,11 @@ def writeup(
     ] = None,
 ) -> None:
     """The 45-minute design template with the measured numbers filled in."""
-    from dojo.monitoring.capacity import PlanInputError, check_plan_inputs, load_measurements
     from dojo.teaching.design_writeup import TEMPLATE, fill, values_for
 
     settings = settings_or_exit()
-    path = source or default_file(settings)
-    try:
-        check_plan_inputs(peak_tps, headroom)
-        values = values_for(load_measurements(path), peak_tps, headroom)
-    except PlanInputError as error:
-        raise fail(str(error), code=2) from None
+    _, measurements = _plan_inputs(settings, peak_tps, headroom, source)
+    values = values_for(measurements, peak_tps, headroom)
     text, left = fill(TEMPLATE.read_text(), values)
     target = out or settings.home / "design" / "design.md"
     target.parent.mkdir(parents=True, exist_ok=True)
