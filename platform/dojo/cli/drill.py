@@ -48,15 +48,18 @@ def list_drills() -> None:
         raise fail(str(error), code=exit_codes.BAD_INPUT) from None
     active = load_active(settings)
     table = Table(title="mlops-dojo drills")
-    for column in ("drill", "what breaks", "state", "fixed here", "runbook"):
+    # The name is what the learner types next: never folded mid-word, even at 80 columns.
+    table.add_column("drill", no_wrap=True)
+    for column in ("what breaks", "state", "fixed here"):
         table.add_column(column, overflow="fold")
     for name, cls in registry.discover().items():
         state = "[red]running[/]" if active and active.name == name else "-"
         done = short_time(verified.get(name, {}).get("verified_at"))
-        table.add_row(name, cls.title, state, done, cls.runbook)
+        table.add_row(name, cls.title, state, done)
     console.print(table)
-    console.print("Next: `dojo drill start NAME` (one at a time), then `dojo doctor`; several at "
-                  "once on one clock: `dojo gameday start` (lab 21).")
+    console.print("Each drill's runbook: labs/drills/DRILL.md. Next: `dojo drill start DRILL` "
+                  "(one at a time), then `dojo doctor`; several at once on one clock: "
+                  "`dojo gameday start` (lab 21).")
 
 
 @app.command()
