@@ -28,12 +28,31 @@ TESTS = Path(__file__).parent
 FOLDER_MARKS = {"integration": ("integration", "slow"), "labs": ("labs", "slow")}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test by its folder: integration and labs tests start real components."""
+# Under `make test` (two xdist workers), the labs run first: they are the longest chains.
+FOLDER_ORDER = {"labs": 0, "integration": 1, "unit": 2}
+
+
+def _folder(item: pytest.Item) -> str:
+    return item.path.relative_to(TESTS).parts[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by its folder: integration and labs tests start real components.
+
+    Why groups: `make test` runs two pytest-xdist workers (`--dist loadgroup`), and each worker
+    starts its own session stack on its own ports. A group runs whole, in order, on one worker:
+    a module's tests stay together (they share module fixtures), and the labs form two chains
+    (tests/labs/test_labs.py) that each replay labs newest first on one stack. The labs go
+    first so that the integration modules fill in around the two long chains.
+    """
     for item in items:
-        folder = item.path.relative_to(TESTS).parts[0]
-        for name in FOLDER_MARKS.get(folder, ()):
+        for name in FOLDER_MARKS.get(_folder(item), ()):
             item.add_marker(name)
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.path.relative_to(TESTS).as_posix()))
+    if getattr(config.option, "dist", "no") != "no":
+        items.sort(key=lambda item: FOLDER_ORDER.get(_folder(item), len(FOLDER_ORDER)))
 
 
 class StartsAProcess(AssertionError):
