@@ -51,7 +51,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(name)
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.path.relative_to(TESTS).as_posix()))
-    if getattr(config.option, "dist", "no") != "no":
+    # On an xdist worker `dist` reads "no" and `loadgroup` says how the controller schedules.
+    if getattr(config.option, "loadgroup", False):
         items.sort(key=lambda item: FOLDER_ORDER.get(_folder(item), len(FOLDER_ORDER)))
 
 
