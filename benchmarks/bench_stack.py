@@ -1,6 +1,11 @@
-"""Time `dojo up` with everything already installed: a fresh state directory (first start,
-MLflow migrates its database) and a second start, against a named baseline measured in the
-same run: the MLflow tracking server alone, started by hand, until its /health answers.
+"""How long until the local stack is usable, against its slowest component started alone?
+
+`dojo up` starts every component at once, each as soon as the ones it needs are healthy, so
+its floor is the slowest single component; what it takes beyond that is the cost of nine
+processes importing their libraries together on the machine's cores. Measured in one run with
+everything already installed: `dojo up` on a fresh state directory (MLflow and Airflow migrate
+their databases), a second `dojo up` (state kept), then each component restarted alone while
+the rest run, until its health check passes. The slowest of those is the baseline.
 """
 
 from __future__ import annotations
@@ -8,53 +13,64 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 from _report import report
-from dojo.runtime.launch import standalone_mlflow
 from dojo.runtime.sandbox import EnvPatch, sandbox_env
 from dojo.runtime.stack import Stack
 from dojo.settings import load_settings
 
+TARGET_S = 30.0
 
-def mlflow_alone(tmp: Path) -> float:
-    """Seconds from start to /health of one MLflow server, started exactly as `dojo up` does."""
+
+def timed(action: Callable[[], object]) -> float:
     started = time.perf_counter()
-    with standalone_mlflow(tmp / "alone"):
-        return time.perf_counter() - started
-
-
-def timed_up(stack: Stack) -> float:
-    started = time.perf_counter()
-    stack.up()
+    action()
     return time.perf_counter() - started
 
 
+def alone(stack: Stack) -> dict[str, float]:
+    """Seconds from start to healthy for each component, restarted while the others run."""
+    seconds = {}
+    for component in (c for c in stack.components() if c.supervised):
+        stack.stop(component.name)
+        seconds[component.name] = timed(lambda name=component.name: stack.start(name))
+        print(f"  {component.name} alone: {seconds[component.name]:.1f} s", flush=True)
+    return seconds
+
+
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        baseline = mlflow_alone(tmp)
-        with EnvPatch(sandbox_env(tmp / "home")):
-            stack = Stack(load_settings())
-            try:
-                first = timed_up(stack)
-                stack.down()
-                second = timed_up(stack)
-            finally:
-                stack.down()
+    with tempfile.TemporaryDirectory() as tmp_name, \
+            EnvPatch(sandbox_env(Path(tmp_name) / "home")):
+        stack = Stack(load_settings())
+        try:
+            first = timed(stack.up)
+            print(f"  dojo up, fresh state dir: {first:.1f} s", flush=True)
+            stack.down()
+            second = timed(stack.up)
+            print(f"  dojo up, second start: {second:.1f} s", flush=True)
+            each = alone(stack)
+        finally:
+            stack.down()
+    slowest = max(each, key=each.__getitem__)
+    baseline = each[slowest]
     rows = [
-        {"measure": "mlflow server alone -> /health (baseline)", "value": baseline, "unit": "s",
-         "ratio": 1.0},
-        {"measure": "dojo up, fresh state dir", "value": first, "unit": "s",
-         "ratio": first / baseline},
-        {"measure": "dojo up, second start", "value": second, "unit": "s",
-         "ratio": second / baseline},
+        {"measure": f"slowest component alone ({slowest}) -> healthy (baseline)",
+         "value": baseline, "unit": "s", "ratio": 1.0},
+        {"measure": "dojo up, fresh state dir -> every component healthy", "value": first,
+         "unit": "s", "ratio": first / baseline},
+        {"measure": "dojo up, second start -> every component healthy", "value": second,
+         "unit": "s", "ratio": second / baseline},
+        *({"measure": f"{name} alone -> healthy", "value": value, "unit": "s",
+           "ratio": value / baseline} for name, value in sorted(each.items())),
     ]
-    report("stack_up", "mlflow server alone, fresh database", rows,
-           notes="All four components are started one after another, each health-gated; "
+    verdict = "within" if second <= TARGET_S else "over"
+    report("stack_up", f"slowest component alone: {slowest}", rows,
+           notes=f"Second start {second:.1f} s: {verdict} the {TARGET_S:.0f} s target. "
                  "`make up` adds ~1 s of make/uv checks when already installed.")
 
 

@@ -24,7 +24,6 @@ from dojo.runtime import supervisor
 from dojo.runtime.broker_binary import broker_binary
 from dojo.runtime.components import Component, build_components, missing_binary
 from dojo.runtime.health import Health, check
-from dojo.runtime.kafka_admin import ensure_topics
 from dojo.runtime.ports import port_holder, port_is_free
 from dojo.runtime.waiting import wait_until
 from dojo.settings import PORT_FIELDS, TELEMETRY_OFF, Settings, env_name
@@ -232,6 +231,10 @@ class Stack:
         health = check("broker", self.settings)
         if health.ok or "topics are missing" not in health.detail:
             return health
+        # kafka-python loads in ~0.5 s: only a first start (no topics yet) pays for it, not
+        # every `dojo` command that imports this module.
+        from dojo.runtime.kafka_admin import ensure_topics
+
         created = ensure_topics(self.settings)
         health = check("broker", self.settings)
         return Health(health.ok, f"{health.detail}; created {', '.join(created) or 'no'} topics")
