@@ -263,3 +263,18 @@ def test_a_read_lists_again_when_a_compaction_removed_a_file_under_it(
     monkeypatch.undo()
     assert len(listings) > 2  # the compaction's own reads, then the retry
     pd.testing.assert_frame_equal(normalise_events(got), expected)
+
+
+def test_features_compact_command_reports_each_day(isolated_env: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from dojo.cli.features import app
+
+    stream_batches(isolated_env, history())
+    shown = CliRunner().invoke(app, ["compact"])
+    assert shown.exit_code == 0, shown.output
+    first_day = list_partitions(isolated_env.offline_dir)[0]
+    assert f"{first_day}: " in shown.output and "compacted " in shown.output
+    assert len(stream_files(isolated_env.offline_dir, first_day)) == 1
+    again = CliRunner().invoke(app, ["compact"])
+    assert "compacted 0 day(s)" in again.output
