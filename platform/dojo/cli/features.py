@@ -1,4 +1,5 @@
-"""`dojo features apply|materialize|get|freshness`: the Feast feature store from the terminal."""
+"""`dojo features apply|materialize|get|freshness|parity|compact`: the feature store from the
+terminal."""
 
 from __future__ import annotations
 
@@ -161,6 +162,20 @@ def parity(
     console.print(f"online equals offline for {result.compared} recently active users "
                   f"({result.skipped} skipped: no online row yet, or one newer than the offline "
                   "store). Next: `dojo features freshness`.")
+
+
+@app.command()
+def compact() -> None:
+    """Merge the stream's per-batch offline files of each day the windows no longer see."""
+    from dojo.features.state_rebuild import compact_closed_days
+
+    settings = settings_or_exit()
+    done = compact_closed_days(settings.offline_dir, settings.stream_allowed_lateness_s)
+    for item in done:
+        console.print(f"{item.day}: {len(item.inputs):,} files, {item.rows_in:,} rows -> "
+                      f"{item.output} ({item.rows_out:,} rows)")
+    console.print(f"compacted {len(done)} day(s); days inside the state horizon "
+                  "(longest window + allowed lateness) are left as they are")
 
 
 def _stamp(value: object) -> str:
