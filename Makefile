@@ -71,7 +71,7 @@ k8s-sync: install ## Copy the alert rules and Grafana files into k8s/infra/synce
 
 ##@ Quality
 test: install os-deps ## Run every test (unit, integration, labs); slow ones included
-	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 test-fast: install ## Run only the tests that start nothing
 	@$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -40,16 +40,9 @@ def skip_reason(output: str) -> str:
     return "a prerequisite is missing (exit 3)"
 
 
-def chain(lab_id: str) -> str:
-    """The xdist group of a lab: newest first, the labs alternate between two chains, each run
-    in order on one worker's stack; a lab run again stays in the chain of its first run."""
-    return f"labs-{ORDER.index(lab_id) % 2}"
-
-
-@pytest.mark.parametrize("lab_id", [
-    pytest.param(lab_id, id=f"{lab_id}-again" if lab_id in ORDER[:i] else lab_id,
-                 marks=pytest.mark.xdist_group(chain(lab_id)))
-    for i, lab_id in enumerate(ORDER)])
+@pytest.mark.parametrize(
+    "lab_id", ORDER, ids=[f"{lab_id}-again" if lab_id in ORDER[:i] else lab_id
+                          for i, lab_id in enumerate(ORDER)])
 def test_lab_runs_green(lab_id: str, request: pytest.FixtureRequest) -> None:
     # Only labs on the local stack get it (a cluster lab runs against the user's cluster):
     # the fixture exports its DOJO_* settings into this process' environment.
