@@ -22,7 +22,7 @@ from dojo.features.batch import build_feature_tables
 from dojo.features.merchant import compute_merchant_features
 from dojo.features.offline_io import write_table_atomic
 from dojo.features.store import apply_definitions, repo_config
-from dojo.features.training import LostRows, entity_frame, historical_features
+from dojo.features.training import LostRows, entity_frame, feature_refs, historical_features
 from dojo.ingestion.offline_store import write_transactions
 from dojo.settings import Settings, load_settings
 from dojo.synthetic.generator import generate_history
@@ -111,7 +111,8 @@ def test_a_store_that_drops_a_row_is_refused(home) -> None:
                                                      config=config))
     request = request_rows(history)
     with pytest.raises(LostRows, match=r"offline store \(file\) answered \d+ rows"):
-        historical_features(store, request, store.get_feature_service(spec.FEATURE_SERVICE))
+        historical_features(store, request, store.get_feature_service(spec.FEATURE_SERVICE),
+                            as_of_views=frozenset())  # every view through the offline store
 
 
 
@@ -189,14 +190,20 @@ def test_the_as_of_merge_equals_feasts_join_on_the_awkward_cases(awkward_store) 
             assert tuple(got.loc[row]) == pytest.approx(values), row
 
 
-def test_the_as_of_merge_equals_feasts_join_on_generated_history(home) -> None:
+def test_the_whole_service_equals_feasts_join_on_generated_history(home) -> None:
+    """User windows (TTL 2 days, a `created` column), merchant rates and the on-demand ratio."""
     settings, history = home
     store = apply_definitions(settings)
     request = request_rows(history)
-    ours, feast = joins(store, request)
-    columns = list(spec.MERCHANT_FEATURES)
+    service = store.get_feature_service(spec.FEATURE_SERVICE)
+    ours = historical_features(store, request, service)
+    feast = historical_features(store, request, service, as_of_views=frozenset())
+    columns = [ref.split(":", 1)[1] for ref in feature_refs(service)]
     assert ours["transaction_id"].tolist() == request["transaction_id"].tolist()
-    assert ours[columns].notna().any().all()  # the comparison is not between two empty columns
+    assert sorted(ours.columns) == sorted(feast.columns)
+    assert ours[columns].notna().any().all()  # the comparison is not between empty columns
     pd.testing.assert_frame_equal(ours[columns].astype("float64"),
                                   feast[columns].astype("float64"))
+
+
 # [END as_of_equals_feast]

@@ -1,16 +1,16 @@
-"""Point-in-time join of one Feast feature view as a sorted as-of merge, for cumulative tables.
+"""Point-in-time join of one Feast feature view as a sorted as-of merge.
 
-Why not Feast's join for every view: Feast's offline stores join each request row with *every*
-feature row of its key that lies inside the TTL, then keep the newest per request row (the
-`duckdb` store: `point_in_time_join` in feast/infra/offline_stores/ibis.py). Work and memory
-grow with request rows x feature rows per key. That is cheap for the user view (a few rows per
-user within its 2-day TTL) and ruinous for the merchant view, whose table holds one row per
-label *arrival* and a 30-day TTL: with 1M rows of history, each request row met its merchant's
-whole labelled history, and the merchant view took 61 of the join's 78 s.
+Why not Feast's join: Feast's offline stores join each request row with *every* feature row of
+its key that lies inside the TTL, then keep the newest per request row (the `duckdb` store:
+`point_in_time_join` in feast/infra/offline_stores/ibis.py). Work and memory grow with request
+rows x feature rows per key. The merchant view made that ruinous: one row per label *arrival*
+and a 30-day TTL, so with 1M rows of history each request row met its merchant's whole
+labelled history, and the merchant view took 61 of the join's 78 s. The user view (one row per
+transaction, 2-day TTL) cost most of the rest, in 23 chunks that each re-read its table.
 
-The merchant table is cumulative (each row is the state after all labels up to its time), so
-the newest row at or before a request's time is all that is needed: an as-of merge over both
-sides sorted by time finds it in one pass (n log n for the sort, no pairs).
+Every row of both tables is the key's state as of its timestamp (running totals, windows up
+to that instant), so the newest row at or before a request's time is all that is needed: an
+as-of merge over both sides sorted by time finds it in one pass (a sort, no pairs).
 
 Feast still defines the view: the key, the TTL, the source file, the timestamp column and the
 feature names are read from the registry's `FeatureView`, so a change in `fraud_model`'s
@@ -18,8 +18,8 @@ definition changes this join too. The rules are Feast's (ibis.py, point_in_time_
 a feature row is used when feature_ts <= request_ts and feature_ts + ttl >= request_ts (both
 ends inclusive; a TTL of 0 means none); among those the newest by timestamp, then by created
 timestamp, wins; no such row gives null. tests/integration/test_point_in_time_join.py compares
-this join with Feast's `get_historical_features` on ties, late labels, TTL expiry and merchants
-without labels.
+this join with Feast's `get_historical_features` on ties, late labels, TTL expiry, merchants
+without labels, and the whole `fraud_model` service on generated history.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Why Feast's point-in-time join: each training row must see the features exactly 
 at the transaction's instant (the user's windows up to that moment, the merchant's reputation
 from labels that had arrived by then). Serving asks Feast for the same feature service, so the
 model is trained on what it will be given. The join itself is `dojo.features.training`'s
-wrapper, which keeps one output row per input row (see its docstring for why).
+wrapper, which keeps one output row per input row and joins the views as-of, with Feast's
+rules and Feast's definitions (see its docstring for why).
 
 Why a time-based split: fraud patterns drift, so a model must be judged on transactions newer
 than any it learned from, as it will be in production; a random split would leak the future.
