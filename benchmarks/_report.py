@@ -14,8 +14,10 @@ from rich.table import Table
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def report(name: str, baseline: str, rows: list[dict[str, Any]], notes: str = "") -> Path:
-    """rows: {"measure", "value", "unit", "ratio" (vs the baseline, optional)}."""
+def report(name: str, baseline: str, rows: list[dict[str, Any]], notes: str = "",
+           extra: dict[str, Any] | None = None) -> Path:
+    """rows: {"measure", "value", "unit", "ratio" (vs the baseline, optional)}; ``extra``:
+    more top-level keys for the JSON (e.g. a scaling table), not shown in the table."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": name,
@@ -24,6 +26,7 @@ def report(name: str, baseline: str, rows: list[dict[str, Any]], notes: str = ""
         "machine": {"python": pyplatform.python_version(), "cpus": __import__("os").cpu_count()},
         "rows": rows,
         "notes": notes,
+        **(extra or {}),
     }
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2))

@@ -4,7 +4,8 @@ Why Feast's point-in-time join: each training row must see the features exactly 
 at the transaction's instant (the user's windows up to that moment, the merchant's reputation
 from labels that had arrived by then). Serving asks Feast for the same feature service, so the
 model is trained on what it will be given. The join itself is `dojo.features.training`'s
-wrapper, which keeps one output row per input row (see its docstring for why).
+wrapper, which keeps one output row per input row and joins the views as-of, with Feast's
+rules and Feast's definitions (see its docstring for why).
 
 Why a time-based split: fraud patterns drift, so a model must be judged on transactions newer
 than any it learned from, as it will be in production; a random split would leak the future.
@@ -12,7 +13,8 @@ than any it learned from, as it will be in production; a random split would leak
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -34,6 +36,9 @@ class TrainingSet:
     frame: pd.DataFrame  # META_COLUMNS + features + LABEL
     features: list[str]  # model input columns, in signature order
     feature_service: str
+    # Wall seconds of the steps (`feature_tables`, `point_in_time_join`): logged with the run
+    # and read by benchmarks/bench_training.py.
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def feature_service_columns(store: object, name: str = spec.FEATURE_SERVICE) -> list[str]:
@@ -57,9 +62,12 @@ def build_training_set(
 
     quiet_feast_warnings()
 
+    seconds: dict[str, float] = {}
     try:
         if refresh_features:
+            started = time.perf_counter()
             build_feature_tables(settings)
+            seconds["feature_tables"] = time.perf_counter() - started
         store = apply_definitions(settings)
         service = store.get_feature_service(spec.FEATURE_SERVICE)
     except OSError as error:
@@ -70,12 +78,14 @@ def build_training_set(
     served = feature_service_columns(store)
     entity = entity_frame(labelled[["transaction_id", "ts", "user_id", "merchant_id", "country",
                                     *REQUEST_COLUMNS, LABEL]])
+    started = time.perf_counter()
     joined = historical_features(store, entity, service)
+    seconds["point_in_time_join"] = time.perf_counter() - started
     features = [*served, *(c for c in REQUEST_COLUMNS if c not in served)]
     frame = joined[[*META_COLUMNS, *features, LABEL]].copy()
     frame[LABEL] = frame[LABEL].astype(bool)
     frame = frame.sort_values([TIME, "transaction_id"], kind="stable").reset_index(drop=True)
-    return TrainingSet(frame, features, spec.FEATURE_SERVICE)
+    return TrainingSet(frame, features, spec.FEATURE_SERVICE, seconds)
 
 
 def numeric_as_float(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:

@@ -103,7 +103,8 @@ def build_training_set(settings: Settings, window: dict[str, str],
     frame.to_parquet(path / "dataset.parquet", index=False)
     nulls = float(frame[training_set.features].isna().mean().mean())
     info = {"features": training_set.features, "feature_service": training_set.feature_service,
-            "rows": len(frame), "null_share": nulls}
+            "rows": len(frame), "null_share": nulls,
+            "seconds": {step: round(value, 3) for step, value in training_set.seconds.items()}}
     _write(path / "features.json", info)
     return {key: info[key] for key in ("feature_service", "rows", "null_share")}
 
