@@ -11,9 +11,6 @@ C ?=
 DEMO_ARGS ?=
 CLUSTER ?=
 PYTEST_ARGS ?= --durations=20
-# `make test` splits the suite over this many pytest-xdist workers, each with its own stack on
-# its own ports (0: one process, no workers).
-TEST_WORKERS ?= 2
 
 .PHONY: help install os-deps up down status logs doctor clean test test-fast lint bench image image-platform \
 	cluster-up cluster-down k8s-sync lab-% labs demo
@@ -71,7 +68,7 @@ k8s-sync: install ## Copy the alert rules and Grafana files into k8s/infra/synce
 
 ##@ Quality
 test: install os-deps ## Run every test (unit, integration, labs); slow ones included
-	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
+	@$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install ## Run only the tests that start nothing
 	@$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -12,7 +12,6 @@ or restore it before they finish.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -29,54 +28,12 @@ TESTS = Path(__file__).parent
 FOLDER_MARKS = {"integration": ("integration", "slow"), "labs": ("labs", "slow")}
 
 
-# Under `make test` (two xdist workers), the labs run first: they are the longest chains.
-FOLDER_ORDER = {"labs": 0, "integration": 1, "unit": 2}
-LAB_ID = re.compile(r"^tests/labs/test_labs\.py::\w+\[(\d+)(?:-again)?\]$")
-
-
-def _folder(item: pytest.Item) -> str:
-    return item.path.relative_to(TESTS).parts[0]
-
-
-def work_unit(nodeid: str) -> str:
-    """What one xdist worker runs whole and in order: a lab chain, else a test module.
-
-    Why: `make test` runs two pytest-xdist workers, and each starts its own session stack on its
-    own ports. A module's tests share module fixtures, so they stay together; the labs form two
-    chains, odd and even lab numbers, each replaying its labs newest first (and lab 01 twice in
-    a row) on one worker's stack, as a learner would on theirs.
-    """
-    lab = LAB_ID.match(nodeid)
-    if lab is not None:
-        return f"labs-{'odd' if int(lab[1]) % 2 else 'even'}"
-    return nodeid.split("::", 1)[0]
-
-
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
-    """`--dist loadscope` with `work_unit` as the scope (xdist_group marks do not reach the
-    controller under pytest 9: xdist renames the node ids, which pytest no longer allows)."""
-    if config.getvalue("dist") != "loadscope":
-        return None
-    from xdist.scheduler import LoadScopeScheduling
-
-    class WorkUnitScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return work_unit(nodeid)
-
-    return WorkUnitScheduling(config, log)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test by its folder: integration and labs tests start real components.
-
-    On an xdist worker (`make test`), also put the labs first, so that the integration modules
-    fill in around the two long lab chains (the controller deals work units in this order).
-    """
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by its folder: integration and labs tests start real components."""
     for item in items:
-        for name in FOLDER_MARKS.get(_folder(item), ()):
+        folder = item.path.relative_to(TESTS).parts[0]
+        for name in FOLDER_MARKS.get(folder, ()):
             item.add_marker(name)
-    if hasattr(config, "workerinput"):
-        items.sort(key=lambda item: FOLDER_ORDER.get(_folder(item), len(FOLDER_ORDER)))
 
 
 class StartsAProcess(AssertionError):
