@@ -159,6 +159,26 @@ def test_events_older_than_the_horizon_are_read_once_then_only_their_summary(
     assert len(got) < (everything["ts"] < warm.horizon).sum() / 5
 
 
+def test_summarising_the_closed_days_scans_the_store_once_whatever_their_number(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every scan lists the whole store first: a scan per closed day made a cold rebuild of a
+    # store with 98 days take 34 s, long enough for the labs waiting on the stream to time out.
+    write(settings, history())
+    scans: list[dict] = []
+
+    def spy(*args, **kwargs) -> pd.DataFrame:
+        scans.append(kwargs)
+        return read_transactions(*args, **kwargs)
+
+    monkeypatch.setattr(state_rebuild, "read_transactions", spy)
+    cold = read_state_events(settings.offline_dir, LATENESS_S)
+    assert len(cold.folded_days) >= 3
+    folds = [k for k in scans if k.get("since") is None and k.get("before") is None]
+    assert len(folds) == 1
+    assert (folds[0]["start"], folds[0]["end"]) == (cold.folded_days[0], cold.folded_days[-1])
+
+
 def test_a_file_added_to_an_old_day_invalidates_the_summary(settings: Settings) -> None:
     past = history()
     write(settings, past)
