@@ -1,4 +1,9 @@
-"""What the stream processor reads from the offline store to rebuild its window state.
+"""A smaller read for rebuilding the stream's window state, and the compaction of closed days.
+
+Not used by the stream processor yet (it reads the whole table): the state judges lateness and
+duplicates per user, against the user's own newest event, while the horizon below is global, so
+a replay of a quiet user's old events would be applied again instead of counted as duplicates
+(docs/performance.md). `compact_closed_days` is what `dojo features compact` runs.
 
 Why not the whole table: the state (`dojo.features.state`) keeps, per user, the events of the
 longest window before the user's newest event plus a few older "ghost" rows, so a restart that

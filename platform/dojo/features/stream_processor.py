@@ -31,14 +31,15 @@ from dojo.contracts import DLQ_TOPIC, TRANSACTIONS_TOPIC, InvalidEvent, validate
 from dojo.features.batch_sizing import AdaptiveBatchSize
 from dojo.features.spec import (
     CREATED_COLUMN,
+    EVENT_COLUMNS,
     TIMESTAMP_COLUMN,
     USER_PUSH_SOURCE,
 )
 from dojo.features.state import FeatureState, Outcome
-from dojo.features.state_rebuild import read_state_events
 from dojo.features.store import apply_definitions
 from dojo.features.stream_metrics import StreamMetrics
 from dojo.ingestion.dlq import dlq_headers, reason_label
+from dojo.ingestion.offline_store import read_transactions
 from dojo.ingestion.raw_sink import append_transactions
 from dojo.ingestion.stream_clients import (
     backoff_s,
@@ -233,20 +234,11 @@ class StreamProcessor:
 
     # --- state -----------------------------------------------------------------------------
     def rebuild_state(self) -> None:
-        """Reload the window state from the offline store (the source of truth).
-
-        Only the events the windows can still see are read, plus the older rows two features
-        depend on (`dojo.features.state_rebuild`): the time no longer grows with the history.
-        """
+        """Reload the window state from the offline store (the source of truth)."""
         started = time.perf_counter()
-        read = read_state_events(self.settings.offline_dir,
-                                 self.settings.stream_allowed_lateness_s)
-        self.state.load(read.events)
+        self.state.load(read_transactions(self.settings.offline_dir, columns=EVENT_COLUMNS))
         log.info("stream.state_rebuilt", users=len(self.state.users),
                  buffered_events=self.state.buffered_events,
-                 horizon=None if read.horizon is None else read.horizon.isoformat(),
-                 window_rows=read.window_rows, ghost_rows=read.ghost_rows,
-                 summarised_days=len(read.folded_days),
                  seconds=round(time.perf_counter() - started, 3))
         self._assigned_at = time.monotonic()
 
