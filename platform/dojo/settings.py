@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     airflow_enabled: bool = Field(True, description=(
         "Run Airflow in the local stack (about 1.5 GB). Off: streaming, features and MLflow "
         "only; `dojo train` then has no Airflow to talk to."))
+    # Airflow's four processes are half of what `dojo up` waits for (its scheduler alone needs
+    # ~12 s on 2 cores), and only training uses them: by default the first Airflow call (`dojo
+    # train`, the retrain webhook, a drill) starts them and waits for their health checks.
+    airflow_start: Literal["on-demand", "with-stack"] = Field("on-demand", description=(
+        "on-demand: `dojo up` leaves Airflow stopped and the first call to its API starts it "
+        "(~15 s once); with-stack: `dojo up` starts it with everything else."))
     airflow_preload: bool = Field(True, description=(
         "The scheduler imports the training code once, so every forked task starts with it "
         "(see dojo/runtime/airflow.py)."))

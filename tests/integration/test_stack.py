@@ -12,8 +12,10 @@ import pytest
 from dojo.runtime import supervisor
 from dojo.runtime.doctor import run_doctor
 from dojo.runtime.ports import port_is_free
-from dojo.runtime.stack import Stack, StackError
+from dojo.runtime.stack import ON_DEMAND, Stack, StackError
 from dojo.settings import PORT_FIELDS, Settings, load_settings
+from dojo.training.airflow_api import AirflowApi
+from dojo.training.names import DAG_ID
 
 
 def _processes_under(home: str) -> list[psutil.Process]:
@@ -30,9 +32,10 @@ def _processes_under(home: str) -> list[psutil.Process]:
 def test_up_healthy_then_down_leaves_nothing(
     isolated_env: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Airflow's four processes come up in the session stack every other test uses (see
-    # test_the_session_stack_runs_all_of_airflow); here the life cycle is the point, and a
-    # second Airflow with a fresh metadata migration would add a minute on 2 cores.
+    # Airflow's four processes start on demand in the session stack every other test uses
+    # (test_airflow_waits_for_its_first_call_then_all_four_processes_run); here the life
+    # cycle is the point, and a second Airflow with a fresh metadata migration would add a
+    # minute on 2 cores.
     monkeypatch.setenv("DOJO_AIRFLOW_ENABLED", "false")
     settings = load_settings()
     stack = Stack(settings)
@@ -81,7 +84,7 @@ def test_up_again_is_idempotent(healthy_stack: Settings) -> None:
     states = stack.up()
     pids_after = {n: i["pid"] for n, i in supervisor.process_info(healthy_stack).items()}
     assert pids_before == pids_after
-    assert all(s.state in {"healthy", "planned"} for s in states)
+    assert all(s.state in {"healthy", "planned", ON_DEMAND} for s in states)
 
 
 def test_doctor_names_a_stopped_component_and_where_to_look(healthy_stack: Settings) -> None:
@@ -98,7 +101,28 @@ def test_doctor_names_a_stopped_component_and_where_to_look(healthy_stack: Setti
     assert all(line.ok for line in run_doctor(healthy_stack))
 
 
-def test_the_session_stack_runs_all_of_airflow(healthy_stack: Settings) -> None:
-    states = {s.name: s.state for s in Stack(healthy_stack).status()}
-    for name in ("airflow", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"):
-        assert states.get(name) == "healthy", states
+AIRFLOW = ("airflow", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
+
+
+def test_airflow_waits_for_its_first_call_then_all_four_processes_run(
+        healthy_stack: Settings) -> None:
+    """`dojo up` leaves Airflow to its first use; the first API call starts all of it.
+
+    On the session stack (a second Airflow would pay its metadata migration again): an earlier
+    test may have started it, so it is stopped first, which is the state `dojo up` leaves.
+    """
+    stack = Stack(healthy_stack)
+    for name in AIRFLOW:
+        stack.stop(name)
+    states = {s.name: s.state for s in stack.up()}
+    assert {states[name] for name in AIRFLOW} == {ON_DEMAND}, states
+    assert states["mlflow"] == "healthy" and states["model-server"] == "healthy", states
+    said: list[str] = []
+    with AirflowApi(healthy_stack, progress=said.append) as api:
+        assert api.wait_for_dag(DAG_ID)["dag_id"] == DAG_ID
+    assert any("on demand" in line for line in said), said
+    states = {s.name: s.state for s in stack.status()}
+    assert {states[name] for name in AIRFLOW} == {"healthy"}, states
+    # A second `dojo up` keeps it running instead of treating it as on demand again.
+    states = {s.name: s.state for s in stack.up()}
+    assert {states[name] for name in AIRFLOW} == {"healthy"}, states

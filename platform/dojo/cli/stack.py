@@ -11,11 +11,11 @@ from rich.table import Table
 
 from dojo.cli.common import console, fail, settings_or_exit
 from dojo.runtime import supervisor
-from dojo.runtime.stack import ComponentState, Stack, StackError
+from dojo.runtime.stack import ON_DEMAND, ComponentState, Stack, StackError
 
 STATE_STYLE = {
     "healthy": "green", "external": "green", "unhealthy": "red",
-    "stopped": "red", "planned": "dim",
+    "stopped": "red", "planned": "dim", ON_DEMAND: "cyan",
 }
 
 
@@ -46,7 +46,8 @@ def up() -> None:
             raise fail(str(error)) from None
     console.print(status_table(states))
     console.print(
-        f"Stack is up in {time.monotonic() - started:.1f} s (state in {settings.home}). "
+        f"Stack is up in {time.monotonic() - started:.1f} s (state in {settings.home})."
+        f"{on_demand_note(states)} "
         "Next: `make lab-01`, `dojo doctor`, `make logs C=mlflow`, `make down`."
     )
 
@@ -75,7 +76,17 @@ def status() -> None:
     if bad:
         console.print(f"Not healthy: {', '.join(bad)}. Next: `dojo doctor`.")
         raise typer.Exit(code=1)
-    console.print("Every built component is healthy. Next: `make lab-01`.")
+    console.print(f"Every built component is healthy.{on_demand_note(states)} "
+                  "Next: `make lab-01`.")
+
+
+def on_demand_note(states: list[ComponentState]) -> str:
+    """Which components wait for their first use, said after the summary line."""
+    lazy = [s.name for s in states if s.state == ON_DEMAND]
+    if not lazy:
+        return ""
+    return (f" Not started until first use: {', '.join(lazy)} (the first `dojo train` starts "
+            "them; DOJO_AIRFLOW_START=with-stack starts them with `dojo up`).")
 
 
 def logs(

@@ -38,25 +38,6 @@ def _interval(start: datetime | None, end: datetime | None) -> tuple[datetime, d
     return start, end
 
 
-def _wait_for_dag(api: AirflowApi, deadline_s: float = 90.0) -> dict[str, Any]:
-    """The DAG as Airflow knows it; right after `dojo up` the first parse may still run."""
-    from dojo.training.airflow_api import AirflowApiError
-
-    def probe() -> dict[str, Any] | AirflowApiError:
-        try:
-            return api.get_dag(DAG_ID)
-        except AirflowApiError as error:
-            if error.status != 404:
-                raise
-            return error
-
-    waited = wait_until(probe, deadline_s, done=lambda answer: isinstance(answer, dict),
-                        first_pause_s=1.0)
-    if isinstance(waited.value, AirflowApiError):
-        raise waited.value
-    return waited.value
-
-
 def _follow(api: AirflowApi, run_ids: list[str], timeout_s: float) -> dict[str, str]:
     """Poll the runs until they finish, with one progress bar per run; returns run -> state."""
     states: dict[str, str] = {}
@@ -173,8 +154,8 @@ def train(
         return
     conf = {"force": force, "shuffle_labels": shuffle_labels}
     try:
-        with AirflowApi(settings) as api:
-            dag = _wait_for_dag(api)
+        with AirflowApi(settings, progress=console.print) as api:
+            dag = api.wait_for_dag(DAG_ID)
             if dag.get("is_paused"):
                 api.unpause(DAG_ID)
                 console.print(f"unpaused {DAG_ID} (new DAGs start paused)")

@@ -57,7 +57,7 @@ def airflow_trigger(settings: Settings) -> DagTrigger:
     def trigger(run_id: str, start: datetime, end: datetime,
                 conf: dict[str, Any]) -> dict[str, Any]:
         with AirflowApi(settings) as api:
-            if api.get_dag(DAG_ID).get("is_paused"):
+            if api.wait_for_dag(DAG_ID, deadline_s=60).get("is_paused"):
                 api.unpause(DAG_ID)
             body = {"dag_run_id": run_id, "logical_date": datetime.now(UTC).isoformat(),
                     "data_interval_start": start.isoformat(),

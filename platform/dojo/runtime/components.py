@@ -40,6 +40,8 @@ class Component:
     scrape: str = ""
     # extra environment for this process only (supervisord `environment=`)
     env: tuple[tuple[str, str], ...] = ()
+    # Not started by `dojo up`: the first command that needs it starts it (Stack.start_on_demand)
+    on_demand: bool = False
 
     @property
     def supervised(self) -> bool:
@@ -160,21 +162,27 @@ def _airflow(settings: Settings) -> list[Component]:
     the launchers' file lock makes that safe either way). The scheduler starts at once: its
     import of the training code (the preload) then overlaps the API server's start; waiting
     made `dojo up` 45 s instead of 35 s.
+
+    On demand by default (DOJO_AIRFLOW_START): nine processes importing their libraries at once
+    on two cores made `dojo up` take 34 s; without Airflow's four it takes about half that,
+    and only training needs them. The first Airflow API call starts all four.
     """
     home = airflow.airflow_home(settings)
     url = airflow.api_url(settings)
+    lazy = settings.airflow_start == "on-demand"
     return [
         Component(name="airflow", title="Airflow API server + UI", port=settings.airflow_port,
                   url=url, command=airflow.launcher_command("api-server"),
-                  state_dirs=(home,)),
+                  state_dirs=(home,), on_demand=lazy),
         Component(name="airflow-scheduler", title="Airflow scheduler (LocalExecutor)", port=None,
-                  url=url, command=airflow.launcher_command("scheduler"), state_dirs=(home,)),
+                  url=url, command=airflow.launcher_command("scheduler"), state_dirs=(home,),
+                  on_demand=lazy),
         Component(name="airflow-dag-processor", title="Airflow DAG processor", port=None,
                   url=url, command=airflow.launcher_command("dag-processor"),
-                  state_dirs=(home,), after=("airflow",)),
+                  state_dirs=(home,), after=("airflow",), on_demand=lazy),
         Component(name="airflow-triggerer", title="Airflow triggerer", port=None,
                   url=url, command=airflow.launcher_command("triggerer"),
-                  state_dirs=(home,), after=("airflow",)),
+                  state_dirs=(home,), after=("airflow",), on_demand=lazy),
     ]
 
 

@@ -8,6 +8,7 @@ next, and a failure stops everything that was started.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import string
@@ -32,6 +33,10 @@ from dojo.settings import PORT_FIELDS, TELEMETRY_OFF, Settings, env_name
 # `promtool test rules` checks them in the tests, and the monitoring issue adds its own here.
 TEMPLATES = resources.files("dojo.runtime").joinpath("templates")
 RULES_DIR = Path(str(TEMPLATES.joinpath("rules")))
+
+
+ON_DEMAND = "on demand"
+ON_DEMAND_DETAIL = "not started yet; the first `dojo train` starts it (~15 s)"
 
 
 class StackError(RuntimeError):
@@ -79,12 +84,18 @@ class Stack:
         return supervisor.is_running(self.settings)
 
     # ------------------------------------------------------------------ start
-    def up(self, progress: Progress = _quiet) -> list[ComponentState]:
-        """Start every component, health-gated; on failure stop all and raise StackError."""
+    def up(self, progress: Progress = _quiet, with_on_demand: bool = False) -> list[ComponentState]:
+        """Start every component, health-gated; on failure stop all and raise StackError.
+
+        On-demand components (Airflow by default) are left to the first command that needs
+        them, unless ``with_on_demand`` or they already run (then they stay running).
+        """
         supervised = [c for c in self.components() if c.supervised]
         already = self.is_up()
         running = self._running_names() if already else set()
-        to_start = {c.name for c in supervised if c.name not in running}
+        wanted = [c for c in supervised
+                  if with_on_demand or not c.on_demand or c.name in running]
+        to_start = {c.name for c in wanted if c.name not in running}
         # A running component whose dependency is about to (re)start is restarted after it:
         # a consumer that rode out a broker restart on its own can be left in a group the new
         # (memory-only) broker never completes; a fresh process joins cleanly.
@@ -93,8 +104,8 @@ class Stack:
                 progress(f"stopping {component.name} until {', '.join(component.after)} is back")
                 self.stop(component.name)
                 running.discard(component.name)
-        self._preflight([c for c in supervised if c.name not in running])
-        self._write_config(supervised)
+        self._preflight([c for c in wanted if c.name not in running])
+        self._write_config(supervised)  # supervisord knows every process, started or not
         env = self._child_env()
         if already:
             supervisor.reload_config(self.settings)
@@ -102,12 +113,35 @@ class Stack:
             progress("starting supervisord")
             supervisor.start_daemon(self.settings, env)
         try:
-            self._start_in_dependency_order(supervised, progress)
+            self._start_in_dependency_order(wanted, progress)
         except StackError:
             if not already:
                 self.down()
             raise
         return self.status()
+
+    def start_on_demand(self, progress: Progress = _quiet) -> list[str]:
+        """Start the on-demand components that are not running, health-gated; return them.
+
+        Nothing happens when the stack is not up (the caller's own connection error then
+        says what is down). A file lock makes two callers at once (`dojo train` and the retrain
+        webhook) start them once; the second waits and finds them running.
+        """
+        lazy = [c for c in self.components() if c.supervised and c.on_demand]
+        if not lazy or not self.is_up():
+            return []
+        self.settings.run_dir.mkdir(parents=True, exist_ok=True)
+        with (self.settings.run_dir / "on-demand.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            running = self._running_names()
+            missing = [c for c in lazy if c.name not in running]
+            if not missing:
+                return []
+            self._preflight(missing)
+            progress(f"starting {', '.join(c.name for c in missing)} on demand "
+                     "(DOJO_AIRFLOW_START=on-demand; about 15 s)")
+            self._start_in_dependency_order(lazy, progress)
+        return [c.name for c in missing]
 
     def _start_in_dependency_order(self, supervised: list[Component], progress: Progress) -> None:
         """Start each component as soon as the ones it needs are healthy (one thread each)."""
@@ -295,6 +329,9 @@ class Stack:
                 states.append(ComponentState(c.name, c.title, c.url, state, health.detail))
                 continue
             proc = info.get(c.name)
+            if c.on_demand and proc is not None and proc["statename"] == "STOPPED":
+                states.append(ComponentState(c.name, c.title, c.url, ON_DEMAND, ON_DEMAND_DETAIL))
+                continue
             if proc is None or proc["statename"] not in {"RUNNING", "STARTING"}:
                 detail = proc["statename"].lower() if proc else "supervisor not running"
                 states.append(ComponentState(c.name, c.title, c.url, "stopped", detail))

@@ -51,6 +51,12 @@ def stack_up(ctx: DemoContext) -> StepResult:
             raise StepFailed(f"the stack did not start: {error}",
                              "show `dojo doctor` and `dojo logs <component>`") from None
         started = " (started it just now)"
+    try:  # the tour shows every component, Airflow included (it starts on demand otherwise)
+        if stack.start_on_demand(ctx.progress):
+            states = stack.status()
+    except StackError as error:
+        raise StepFailed(f"Airflow did not start: {error}",
+                         "show `dojo doctor` and `dojo logs airflow-scheduler`") from None
     bad = [s.name for s in states if s.state in {"stopped", "unhealthy"}]
     if bad:
         raise StepFailed(f"not healthy: {', '.join(bad)}",

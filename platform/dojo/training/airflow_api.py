@@ -10,16 +10,39 @@ local mode), then `Authorization: Bearer <token>` on every call.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import httpx
+import structlog
 
 from dojo.runtime.airflow import api_url
 from dojo.settings import Settings
 from dojo.training.errors import DependencyDown
 
 FINISHED = {"success", "failed"}
+log = structlog.get_logger(__name__)
+
+
+def start_on_demand(settings: Settings, progress: Callable[[str], None]) -> None:
+    """Start the local stack's Airflow if it waits for its first use (DOJO_AIRFLOW_START).
+
+    Why here: every Airflow caller (`dojo train`, the retrain webhook, the drills, the demo)
+    logs in first, so none of them can forget it. A remote Airflow (DOJO_AIRFLOW_URL) or a
+    stack that is not up is left alone: the call itself then says what is unreachable.
+    """
+    if settings.airflow_url or not settings.airflow_enabled \
+            or settings.airflow_start != "on-demand":
+        return
+    from dojo.runtime.stack import Stack, StackError
+
+    try:
+        Stack(settings).start_on_demand(progress)
+    except StackError as error:
+        raise DependencyDown("Airflow", api_url(settings), f"on-demand start failed: {error}",
+                             hint="see `dojo logs airflow-scheduler` and `dojo doctor`"
+                             ) from None
 
 
 class AirflowApiError(RuntimeError):
@@ -33,11 +56,15 @@ class AirflowApiError(RuntimeError):
 class AirflowApi:
     """Authenticated calls to one Airflow API server."""
 
-    def __init__(self, settings: Settings, timeout: float = 15.0) -> None:
+    def __init__(self, settings: Settings, timeout: float = 15.0,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.settings = settings
         self.base = api_url(settings)
         self.user, self.password = settings.airflow_admin_user, settings.airflow_admin_password
         self.http = httpx.Client(base_url=self.base, timeout=timeout)
         self._token: str | None = None
+        self._progress = progress or (lambda message: log.info("airflow.on_demand",
+                                                               message=message))
 
     def close(self) -> None:
         self.http.close()
@@ -57,6 +84,7 @@ class AirflowApi:
                                  hint="check `dojo status` and `dojo logs airflow`") from error
 
     def login(self) -> str:
+        start_on_demand(self.settings, self._progress)
         response = self._send("POST", "/auth/token",
                               json={"username": self.user, "password": self.password})
         if response.status_code in (401, 403):
@@ -99,6 +127,25 @@ class AirflowApi:
                     "dags/ every 30 s; check `dojo logs airflow-dag-processor` for import "
                     "errors", 404) from None
             raise
+
+    def wait_for_dag(self, dag_id: str, deadline_s: float = 90.0) -> dict[str, Any]:
+        """The DAG as Airflow knows it; right after Airflow starts its first parse may still
+        run (404 until then)."""
+        from dojo.runtime.waiting import wait_until
+
+        def probe() -> dict[str, Any] | AirflowApiError:
+            try:
+                return self.get_dag(dag_id)
+            except AirflowApiError as error:
+                if error.status != 404:
+                    raise
+                return error
+
+        waited = wait_until(probe, deadline_s, done=lambda answer: isinstance(answer, dict),
+                            first_pause_s=1.0)
+        if isinstance(waited.value, AirflowApiError):
+            raise waited.value
+        return waited.value
 
     def unpause(self, dag_id: str) -> None:
         self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})

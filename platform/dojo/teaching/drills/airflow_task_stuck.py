@@ -126,6 +126,9 @@ class AirflowTaskStuck(Drill):
         if not ctx.settings.airflow_enabled:
             raise DrillError("Airflow is off in this stack (DOJO_AIRFLOW_ENABLED=false): "
                              "set it to true and run `dojo up` first")
+        from dojo.training.airflow_api import start_on_demand
+
+        start_on_demand(ctx.settings, lambda message: None)  # no-op once Airflow runs
         for component in ("airflow", "airflow-scheduler"):
             health = ctx.health(component)
             if not health.ok:
