@@ -125,15 +125,7 @@ class FeatureState:
         self.users = {}
         if events.empty:
             return
-        frame = normalise_events(events)
-        newest = frame.groupby(USER_ENTITY_KEY)["ts"].transform("max")
-        cutoff = newest - pd.Timedelta(seconds=LONGEST_WINDOW_S)
-        recent = frame["ts"] > cutoff
-        older = frame[~recent]
-        keep = recent.copy()
-        keep.loc[older.groupby(USER_ENTITY_KEY).tail(1).index] = True
-        keep.loc[older.drop_duplicates([USER_ENTITY_KEY, "device_id"]).index] = True
-        kept = frame[keep]
+        kept = state_rows(events)
         ts_ns = kept["ts"].to_numpy(dtype="datetime64[ns]").astype("int64").tolist()
         for ts, txn_id, amount, merchant, country, device, user in zip(
             ts_ns, kept["transaction_id"], kept["amount"], kept["merchant_id"],
@@ -146,6 +138,26 @@ class FeatureState:
     @property
     def buffered_events(self) -> int:
         return sum(len(b.rows) for b in self.users.values())
+
+
+def state_rows(events: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``events`` a state loaded from them keeps (what `prune` keeps), normalised.
+
+    Per user: every event after (newest - longest window), the latest event at or before
+    that, and the first event of each device. Why a function of its own: the rebuild's
+    summary of old days (`dojo.features.state_rebuild`) keeps exactly these rows, and for
+    ``A`` entirely older than ``B`` the rows of ``state_rows(A) + B`` equal those of ``A + B``
+    (a user's newest event only moves forward, so nothing dropped from ``A`` comes back).
+    """
+    frame = normalise_events(events)
+    newest = frame.groupby(USER_ENTITY_KEY)["ts"].transform("max")
+    cutoff = newest - pd.Timedelta(seconds=LONGEST_WINDOW_S)
+    recent = frame["ts"] > cutoff
+    older = frame[~recent]
+    keep = recent.copy()
+    keep.loc[older.groupby(USER_ENTITY_KEY).tail(1).index] = True
+    keep.loc[older.drop_duplicates([USER_ENTITY_KEY, "device_id"]).index] = True
+    return frame[keep]
 
 
 def prune(buffer: UserBuffer) -> None:

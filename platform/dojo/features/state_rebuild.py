@@ -1,38 +1,29 @@
 """A smaller read for rebuilding the stream's window state, and the compaction of closed days.
 
-Not used by the stream processor yet (it reads the whole table): the state judges lateness and
-duplicates per user, against the user's own newest event, while the horizon below is global, so
-a replay of a quiet user's old events would be applied again instead of counted as duplicates
-(docs/performance.md). `compact_closed_days` is what `dojo features compact` runs.
-
 Why not the whole table: the state (`dojo.features.state`) keeps, per user, the events of the
-longest window before the user's newest event plus a few older "ghost" rows, so a restart that
-reads years of history throws almost all of it away, and its time grows with the history.
+longest window before the user's newest event plus a few older "ghost" rows (the latest event
+before that window, for `seconds_since_prev_txn`, and the first event of each device, for
+`is_new_device`), so a restart that reads years of history throws almost all of it away, and
+its time grows with the history.
 
 What is read instead, for a horizon ``H = newest event in the store - longest window - allowed
-lateness``:
+lateness``: every event from H's day on, and for the days before it a summary that holds
+exactly the rows a state loaded from those days would keep (`state_rows`), per user. The
+summary is kept up to date by folding in each day once it is older than H's day.
 
-- every event with ``ts >= H``, partitions before H's day pruned and the bound pushed into the
-  parquet scan (arrow skips row groups outside it);
-- the ghost candidates older than H: each user's latest event and the first event of each
-  (user, device). The windows never count them, but ``seconds_since_prev_txn`` and
-  ``is_new_device`` depend on them however old they are, so dropping them would make the
-  online rows differ from the batch build (training/serving skew). They come from a summary of
-  the days before H's day (`GHOSTS_FILE`), kept up to date by folding in each day once it is
-  older than the horizon, plus the part of H's own day before H, summarised on the fly.
-
-Exactness: both selections are "first" and "last" in (ts, transaction_id) order, which do not
-depend on how the history is split, so `FeatureState.load` keeps the very rows a full read
-keeps for every user whose newest event is at or after ``newest - allowed lateness``, and every
-event at or after that instant gets the same feature rows as after a full read. (A user whose
-newest event is older keeps only its ghosts and the part of its window after H; an event for
-them older than ``newest - allowed lateness`` would be too late for any active user as well.)
+Exactness, per user (the state judges lateness and duplicates against each user's own newest
+event): for days ``A`` entirely older than days ``B``, ``state_rows(state_rows(A) + B)`` equals
+``state_rows(A + B)``, because a user's newest event only moves forward, so a row dropped from
+``A`` can never be needed again. A state loaded from this read is therefore the one a full read
+gives, for every user, however long ago they were last seen. (A first version kept only the
+ghosts before a global horizon: a user quiet for longer than it lost the rest of its window,
+and a replay of its old events was applied again instead of counted as duplicates.)
 
 Why the summary is checked against a fingerprint of the partitions' file listings (names,
 sizes, mtimes, chained day by day): the offline store is append-only but not closed; a late
 event or a `dojo generate` rerun can add or replace a file in an old day, and a summary built
 before it would silently miss it. A changed listing means a full re-summary (a listing costs
-a directory scan, not a read).
+a directory scan, not a read). `compact_closed_days` is what `dojo features compact` runs.
 """
 
 from __future__ import annotations
@@ -48,8 +39,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dojo.features.spec import EVENT_COLUMNS, LONGEST_WINDOW_S, USER_ENTITY_KEY
-from dojo.features.windows import normalise_events
+from dojo.features.spec import EVENT_COLUMNS, LONGEST_WINDOW_S
+from dojo.features.state import state_rows
 from dojo.ingestion.compaction import Compacted, compact_day
 from dojo.ingestion.offline_store import (
     OFFLINE_SCHEMA,
@@ -59,9 +50,9 @@ from dojo.ingestion.offline_store import (
     read_transactions,
 )
 
-GHOSTS_FILE = Path("stream_state") / "ghosts.parquet"  # under the offline dir
-_META_KEY = b"dojo.ghosts"
-_GHOST_SCHEMA = pa.schema([OFFLINE_SCHEMA.field(name) for name in EVENT_COLUMNS])
+SUMMARY_FILE = Path("stream_state") / "state_rows.parquet"  # under the offline dir
+_META_KEY = b"dojo.state_rows"
+_SUMMARY_SCHEMA = pa.schema([OFFLINE_SCHEMA.field(name) for name in EVENT_COLUMNS])
 
 
 @dataclass(frozen=True)
@@ -70,9 +61,9 @@ class StateRead:
 
     events: pd.DataFrame
     horizon: pd.Timestamp | None  # None: the store is empty
-    window_rows: int  # events at or after the horizon
-    ghost_rows: int  # ghost candidates older than the horizon
-    folded_days: tuple[str, ...]  # days read in full to bring the ghost summary up to date
+    recent_rows: int  # events of the horizon's day and later, read in full
+    summary_rows: int  # rows of the summary of the days before it
+    folded_days: tuple[str, ...]  # days read in full to bring the summary up to date
 
 
 def horizon_of(newest: pd.Timestamp, allowed_lateness_s: float) -> pd.Timestamp:
@@ -80,41 +71,33 @@ def horizon_of(newest: pd.Timestamp, allowed_lateness_s: float) -> pd.Timestamp:
 
 
 def read_state_events(offline_dir: Path, allowed_lateness_s: float) -> StateRead:
-    """The window events and ghost candidates the state needs (see the module docstring)."""
+    """The events a state loaded from the whole store keeps (see the module docstring)."""
     offline_dir = Path(offline_dir)
     newest = newest_event(offline_dir)
     if newest is None:
         return StateRead(_empty(), None, 0, 0, ())
     horizon = horizon_of(newest, allowed_lateness_s)
     day = horizon.strftime("%Y-%m-%d")
-    window = read_transactions(offline_dir, start=day, columns=EVENT_COLUMNS, since=horizon)
-    edge = read_transactions(offline_dir, start=day, end=day, columns=EVENT_COLUMNS,
-                             before=horizon)
-    summary, folded = _ghost_summary(offline_dir, [d for d in list_partitions(offline_dir)
-                                                   if d < day])
-    ghosts = ghost_candidates(pd.concat([summary, edge], ignore_index=True))
-    events = pd.concat([ghosts, window], ignore_index=True)
-    return StateRead(events, horizon, len(window), len(ghosts), folded)
+    recent = read_transactions(offline_dir, start=day, columns=EVENT_COLUMNS)
+    summary, folded = _summary(offline_dir, [d for d in list_partitions(offline_dir) if d < day])
+    events = pd.concat([summary, recent], ignore_index=True)
+    return StateRead(events, horizon, len(recent), len(summary), folded)
 
 
-def ghost_candidates(events: pd.DataFrame) -> pd.DataFrame:
-    """Each user's latest event and each (user, device)'s first, in (ts, transaction_id)
-    order, duplicates of a transaction_id counted once (as every reader does)."""
+def summary_rows(events: pd.DataFrame) -> pd.DataFrame:
+    """`state_rows` with the summary's columns and schema (empty in, empty out)."""
     if events.empty:
         return _empty()
-    frame = normalise_events(events)
-    last = frame.drop_duplicates(USER_ENTITY_KEY, keep="last").index
-    first = frame.drop_duplicates([USER_ENTITY_KEY, "device_id"], keep="first").index
-    return frame.loc[last.union(first)].reset_index(drop=True)
+    return state_rows(events).reset_index(drop=True)
 
 
-def _ghost_summary(offline_dir: Path, days: list[str]) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """Ghost candidates of ``days`` (all before the horizon's day), from the saved summary
-    plus the days added since; saves the result when it had to read any day."""
+def _summary(offline_dir: Path, days: list[str]) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """`state_rows` of ``days`` (all before the horizon's day), from the saved summary plus
+    the days added since; saves the result when it had to read any day."""
     if not days:
         return _empty(), ()
     chain = _fingerprints(offline_dir, days)
-    path = offline_dir / GHOSTS_FILE
+    path = offline_dir / SUMMARY_FILE
     summary, start = _empty(), 0
     saved = _saved_state(path)
     if saved is not None and saved["upto"] in chain and chain[saved["upto"]] == saved["fp"]:
@@ -127,7 +110,7 @@ def _ghost_summary(offline_dir: Path, days: list[str]) -> tuple[pd.DataFrame, tu
         # files (a stream restart that waited that long made labs 13, 16 and 17 time out).
         raw = read_transactions(offline_dir, start=folded[0], end=folded[-1],
                                 columns=EVENT_COLUMNS)
-        summary = ghost_candidates(pd.concat([summary, raw], ignore_index=True))
+        summary = summary_rows(pd.concat([summary, raw], ignore_index=True))
         _save(path, summary, {"upto": days[-1], "fp": chain[days[-1]]})
     return summary, folded
 
@@ -136,7 +119,7 @@ def compact_closed_days(offline_dir: Path, allowed_lateness_s: float) -> list[Co
     """Compact the stream files of every day before the state horizon's day.
 
     Why those days: the stream writes into them only for a late event of a quiet user, so one
-    merged file stays merged. A ghost summary that was up to date stays valid (it is restamped
+    merged file stays merged. A summary that was up to date stays valid (it is restamped
     with the new listings), since a compaction changes files, not events; if anything else
     changed a listing meanwhile, it is left stale and the next rebuild re-summarises.
     """
@@ -148,7 +131,7 @@ def compact_closed_days(offline_dir: Path, allowed_lateness_s: float) -> list[Co
     days = [d for d in list_partitions(offline_dir) if d < day]
     before = {d: _listing(offline_dir, d) for d in days}
     done = [result for d in days if (result := compact_day(offline_dir, d)) is not None]
-    path = offline_dir / GHOSTS_FILE
+    path = offline_dir / SUMMARY_FILE
     saved = _saved_state(path)
     if not done or saved is None or saved["upto"] not in before:
         return done
@@ -208,7 +191,7 @@ def _saved_state(path: Path) -> dict | None:
 def _save(path: Path, summary: pd.DataFrame, state: dict) -> None:
     """Atomically, so a concurrent rebuild reads the old summary or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(summary, schema=_GHOST_SCHEMA, preserve_index=False)
+    table = pa.Table.from_pandas(summary, schema=_SUMMARY_SCHEMA, preserve_index=False)
     table = table.replace_schema_metadata({_META_KEY: json.dumps(state).encode()})
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
@@ -220,4 +203,4 @@ def _save(path: Path, summary: pd.DataFrame, state: dict) -> None:
 
 
 def _empty() -> pd.DataFrame:
-    return _GHOST_SCHEMA.empty_table().to_pandas()
+    return _SUMMARY_SCHEMA.empty_table().to_pandas()

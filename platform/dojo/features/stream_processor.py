@@ -31,15 +31,14 @@ from dojo.contracts import DLQ_TOPIC, TRANSACTIONS_TOPIC, InvalidEvent, validate
 from dojo.features.batch_sizing import AdaptiveBatchSize
 from dojo.features.spec import (
     CREATED_COLUMN,
-    EVENT_COLUMNS,
     TIMESTAMP_COLUMN,
     USER_PUSH_SOURCE,
 )
 from dojo.features.state import FeatureState, Outcome
+from dojo.features.state_rebuild import read_state_events
 from dojo.features.store import apply_definitions
 from dojo.features.stream_metrics import StreamMetrics
 from dojo.ingestion.dlq import dlq_headers, reason_label
-from dojo.ingestion.offline_store import read_transactions
 from dojo.ingestion.raw_sink import append_transactions
 from dojo.ingestion.stream_clients import (
     backoff_s,
@@ -234,11 +233,21 @@ class StreamProcessor:
 
     # --- state -----------------------------------------------------------------------------
     def rebuild_state(self) -> None:
-        """Reload the window state from the offline store (the source of truth)."""
+        """Reload the window state from the offline store (the source of truth).
+
+        The days the windows can still see are read in full, the older ones as a summary of
+        the rows the state keeps from them (`dojo.features.state_rebuild`): the same state as
+        a full read, for every user, in a time that no longer grows with the history.
+        """
         started = time.perf_counter()
-        self.state.load(read_transactions(self.settings.offline_dir, columns=EVENT_COLUMNS))
+        read = read_state_events(self.settings.offline_dir,
+                                 self.settings.stream_allowed_lateness_s)
+        self.state.load(read.events)
         log.info("stream.state_rebuilt", users=len(self.state.users),
                  buffered_events=self.state.buffered_events,
+                 horizon=None if read.horizon is None else read.horizon.isoformat(),
+                 recent_rows=read.recent_rows, summary_rows=read.summary_rows,
+                 summarised_days=len(read.folded_days),
                  seconds=round(time.perf_counter() - started, 3))
         self._assigned_at = time.monotonic()
 

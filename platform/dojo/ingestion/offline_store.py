@@ -129,17 +129,11 @@ def list_partitions(offline_dir: Path) -> list[str]:
 
 def read_transactions(offline_dir: Path, *, start: date | str | None = None,
                       end: date | str | None = None,
-                      columns: Sequence[str] | None = None,
-                      since: pd.Timestamp | None = None,
-                      before: pd.Timestamp | None = None) -> pd.DataFrame:
+                      columns: Sequence[str] | None = None) -> pd.DataFrame:
     """All rows of the table (optionally days in [start, end], inclusive), sorted by
     (ts, transaction_id) with a fresh index, so a write followed by a read gives back the
     same frame. Only the partitions inside the range are opened. ``columns`` may repeat a name
-    (callers add their own to a shared list); each is read once.
-
-    ``since`` (inclusive) and ``before`` (exclusive) bound ``ts``. The bound is part of the
-    scan, so arrow skips row groups whose statistics are outside it; pass ``start``/``end``
-    too so the partitions outside are not even opened."""
+    (callers add their own to a shared list); each is read once."""
     if columns is not None:
         columns = list(dict.fromkeys(columns))
     root = transactions_dir(offline_dir)
@@ -152,8 +146,6 @@ def read_transactions(offline_dir: Path, *, start: date | str | None = None,
     if end is not None:
         upper = ds.field(PARTITION_COLUMN) <= str(end)
         condition = upper if condition is None else condition & upper
-    for bound in _ts_bounds(since, before):
-        condition = bound if condition is None else condition & bound
     for attempt in range(3):
         dataset = ds.dataset(
             root, schema=OFFLINE_SCHEMA, format="parquet",
@@ -173,16 +165,6 @@ def read_transactions(offline_dir: Path, *, start: date | str | None = None,
     if keys:
         table = table.sort_by(keys)  # arrow's sort: several times faster than pandas' here
     return table.to_pandas()
-
-
-def _ts_bounds(since: pd.Timestamp | None, before: pd.Timestamp | None) -> list[ds.Expression]:
-    ts_type = OFFLINE_SCHEMA.field("ts").type
-    bounds = []
-    if since is not None:
-        bounds.append(ds.field("ts") >= pa.scalar(pd.Timestamp(since).value, ts_type))
-    if before is not None:
-        bounds.append(ds.field("ts") < pa.scalar(pd.Timestamp(before).value, ts_type))
-    return bounds
 
 
 def newest_event(offline_dir: Path) -> pd.Timestamp | None:
