@@ -38,9 +38,10 @@ class SkewedRegistry(MemoryRegistry):
     """v2 was saved with another scikit-learn: loading it fails as the real loader does."""
 
     def load(self, version: str) -> LoadedModel:
+        self.loads.append(version)  # every download attempt, refused or not
         if version == "2":
             check_library_version(self.name, version, "1.5.2", installed="1.9.1")
-        return super().load(version)
+        return self.versions[version]
 
 
 def test_watcher_keeps_the_served_model_and_reports_the_refusal() -> None:
@@ -56,3 +57,16 @@ def test_watcher_keeps_the_served_model_and_reports_the_refusal() -> None:
     failed = metrics.registry.get_sample_value("dojo_serving_model_reloads_total",
                                                {"alias": "champion", "outcome": "failed"})
     assert failed == 1.0
+
+
+def test_a_refused_version_is_not_downloaded_again_until_the_alias_moves() -> None:
+    registry = SkewedRegistry({"1": loaded("1"), "2": loaded("2"), "3": loaded("3")},
+                                {"champion": "2"})
+    watcher = AliasWatcher(registry, LRUCache(4, 10**9), ServingMetrics(), poll_s=60, retry_s=60)
+    for _ in range(3):  # each retry round reports the refusal without a new download
+        assert watcher.refresh() == []
+        assert watcher.problem is not None and "scikit-learn 1.5.2" in watcher.problem
+    assert registry.loads == ["2"]
+    registry.aliases["champion"] = "3"
+    assert watcher.refresh() == ["champion: (none) -> v3"]
+    assert watcher.problem is None and registry.loads == ["2", "3"]

@@ -23,7 +23,7 @@ import structlog
 
 from dojo.serving.lru_cache import LRUCache
 from dojo.serving.metrics import ServingMetrics
-from dojo.serving.model_loading import LoadedModel, load_version
+from dojo.serving.model_loading import LoadedModel, ModelLoadError, load_version
 from dojo.settings import Settings
 from dojo.training.registry import CHALLENGER, CHAMPION
 
@@ -105,6 +105,10 @@ class AliasWatcher:
         self.challenger: Served | None = None
         self.problem: str | None = "the first registry lookup has not finished yet"
         self.checked_at: datetime | None = None
+        # alias -> (version, reason) of a version the server refused (ModelLoadError): a
+        # version is immutable and so is this process' library, so the same version is not
+        # downloaded again every retry (it was, every 2 s) until the alias moves.
+        self._refused: dict[str, tuple[str, str]] = {}
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -164,6 +168,9 @@ class AliasWatcher:
             return [], [f"no version of {self.registry.name!r} has the alias {alias!r}"]
         if current is not None and current.model.version == version:
             return [], []
+        refused = self._refused.get(alias)
+        if refused is not None and refused[0] == version:
+            return [], [refused[1]]
         key = f"{self.registry.name}/{version}"
         model = self.cache.get(key)
         try:
@@ -179,6 +186,8 @@ class AliasWatcher:
             reason = f"cannot load {self.registry.name} v{version} ({alias}): " \
                      f"{type(error).__name__}: {error}"[:400]
             log.warning("serving.load_failed", alias=alias, version=version, error=reason)
+            if isinstance(error, ModelLoadError):
+                self._refused[alias] = (version, reason)
             return [], [reason]
         before = f"v{current.model.version}" if current else "(none)"
         setattr(self, alias, Served(alias, model, datetime.now(UTC)))  # the atomic swap
