@@ -54,3 +54,31 @@ def test_the_drill_list_fits_80_columns_and_keeps_every_name_whole(tmp_path: Pat
     first_cells = {line.split("│")[1].strip() for line in lines if line.startswith("│ ")}
     assert set(registry.discover()) <= first_cells, output
     assert "labs/drills/DRILL.md" in output
+
+
+def test_the_status_table_fits_80_columns_and_keeps_every_component_name_whole(
+        tmp_path: Path) -> None:
+    from dojo.runtime.components import build_components
+    from dojo.settings import Settings
+
+    code, output = run_in_terminal([DOJO, "status"], tmp_path / "home")
+    assert code == 1, output  # nothing runs in a fresh home: every component is stopped
+    assert max(len(line) for line in output.splitlines()) <= 80, output
+    first_cells = {line.split("│")[1].strip() for line in output.splitlines()
+                   if line.startswith("│ ")}
+    components = [c for c in build_components(Settings(), None) if c.supervised]
+    assert {c.name for c in components} <= first_cells, output
+    for component in components:  # a URL is copied whole into a browser, never cut
+        assert f" {component.url} " in output, (component.url, output)
+    assert "Next: `dojo doctor`" in output
+
+
+def test_the_lab_list_fits_80_columns_and_keeps_every_lab_id_whole(tmp_path: Path) -> None:
+    from dojo.teaching.labs.catalog import LABS_DIR, load_catalog
+
+    code, output = run_in_terminal([DOJO, "lab", "list"], tmp_path / "home")
+    assert code == 0, output
+    assert max(len(line) for line in output.splitlines()) <= 80, output
+    first_cells = {line.split("│")[1].strip() for line in output.splitlines()
+                   if line.startswith("│ ")}
+    assert {lab.id for lab in load_catalog(LABS_DIR)} <= first_cells, output

@@ -21,9 +21,9 @@ STATE_STYLE = {
 
 def status_table(states: list[ComponentState]) -> Table:
     table = Table(title="mlops-dojo local stack")
-    table.add_column("component")
-    table.add_column("URL / port")
-    table.add_column("state")
+    table.add_column("component", no_wrap=True)  # a name the learner types next
+    table.add_column("URL / port", no_wrap=True)  # copied whole into a browser
+    table.add_column("state", no_wrap=True)
     table.add_column("detail", overflow="fold")
     for s in states:
         style = STATE_STYLE.get(s.state, "")
