@@ -88,13 +88,18 @@ class Stack:
         """Start every component, health-gated; on failure stop all and raise StackError.
 
         On-demand components (Airflow by default) are left to the first command that needs
-        them, unless ``with_on_demand`` or they already run (then they stay running).
+        them, unless ``with_on_demand`` or they were started before (then they are kept
+        running, or restarted if they crashed).
         """
         supervised = [c for c in self.components() if c.supervised]
         already = self.is_up()
         running = self._running_names() if already else set()
+        # An on-demand process that ran once and crashed is restarted like the others; one
+        # that never started (or was stopped on purpose) stays STOPPED, waiting for its use.
+        started_once = {name for name, item in supervisor.process_info(self.settings).items()
+                        if item["statename"] != "STOPPED"} if already else set()
         wanted = [c for c in supervised
-                  if with_on_demand or not c.on_demand or c.name in running]
+                  if with_on_demand or not c.on_demand or c.name in started_once]
         to_start = {c.name for c in wanted if c.name not in running}
         # A running component whose dependency is about to (re)start is restarted after it:
         # a consumer that rode out a broker restart on its own can be left in a group the new
