@@ -21,7 +21,7 @@ from dojo.runtime import supervisor
 from dojo.runtime.components import missing_binary
 from dojo.runtime.health import check
 from dojo.runtime.ports import port_answers, port_holder
-from dojo.runtime.stack import ON_DEMAND_DETAIL, Stack
+from dojo.runtime.stack import ON_DEMAND_DETAIL, RUNNING, Stack, waits_for_first_use
 from dojo.settings import Settings
 
 
@@ -71,8 +71,8 @@ def run_doctor(settings: Settings) -> list[DoctorLine]:
                                         look="make os-deps"))
                 continue
             proc = info.get(component.name)
-            running = bool(proc) and proc["statename"] in {"RUNNING", "STARTING"}
-            if component.on_demand and proc and proc["statename"] == "STOPPED":
+            running = bool(proc) and proc["statename"] in RUNNING
+            if waits_for_first_use(component, proc):
                 lines.append(DoctorLine(component.name, True, ON_DEMAND_DETAIL))
                 continue
             if not running:

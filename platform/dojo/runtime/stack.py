@@ -39,6 +39,15 @@ ON_DEMAND = "on demand"
 ON_DEMAND_DETAIL = "not started yet; the first `dojo train` starts it (~15 s)"
 
 
+RUNNING = {"RUNNING", "STARTING"}  # supervisord states of a process that is up or coming up
+
+
+def waits_for_first_use(component: Component, proc: dict | None) -> bool:
+    """An on-demand process never started (or stopped on purpose): supervisord says STOPPED,
+    where one that ran and crashed is EXITED or FATAL and counts as stopped."""
+    return component.on_demand and proc is not None and proc["statename"] == "STOPPED"
+
+
 class StackError(RuntimeError):
     """The stack could not be brought to the requested state; the message says why."""
 
@@ -93,13 +102,13 @@ class Stack:
         """
         supervised = [c for c in self.components() if c.supervised]
         already = self.is_up()
-        running = self._running_names() if already else set()
+        info = supervisor.process_info(self.settings) if already else {}
+        running = {name for name, item in info.items() if item["statename"] in RUNNING}
         # An on-demand process that ran once and crashed is restarted like the others; one
-        # that never started (or was stopped on purpose) stays STOPPED, waiting for its use.
-        started_once = {name for name, item in supervisor.process_info(self.settings).items()
-                        if item["statename"] != "STOPPED"} if already else set()
+        # that never started (or was stopped on purpose) stays waiting for its first use.
         wanted = [c for c in supervised
-                  if with_on_demand or not c.on_demand or c.name in started_once]
+                  if with_on_demand or not c.on_demand
+                  or (c.name in info and not waits_for_first_use(c, info[c.name]))]
         to_start = {c.name for c in wanted if c.name not in running}
         # A running component whose dependency is about to (re)start is restarted after it:
         # a consumer that rode out a broker restart on its own can be left in a group the new
@@ -229,7 +238,7 @@ class Stack:
     def _start(self, component: Component) -> None:
         server = supervisor.rpc(self.settings)
         info = server.supervisor.getProcessInfo(component.name)
-        if info["statename"] in {"RUNNING", "STARTING"}:
+        if info["statename"] in RUNNING:
             return
         try:
             server.supervisor.startProcess(component.name, False)
@@ -292,8 +301,7 @@ class Stack:
     # ------------------------------------------------------------------ control
     def _running_names(self) -> set[str]:
         info = supervisor.process_info(self.settings)
-        return {name for name, item in info.items()
-                if item["statename"] in {"RUNNING", "STARTING"}}
+        return {name for name, item in info.items() if item["statename"] in RUNNING}
 
     def start(self, name: str) -> None:
         component = self.component(name)
@@ -334,10 +342,10 @@ class Stack:
                 states.append(ComponentState(c.name, c.title, c.url, state, health.detail))
                 continue
             proc = info.get(c.name)
-            if c.on_demand and proc is not None and proc["statename"] == "STOPPED":
+            if waits_for_first_use(c, proc):
                 states.append(ComponentState(c.name, c.title, c.url, ON_DEMAND, ON_DEMAND_DETAIL))
                 continue
-            if proc is None or proc["statename"] not in {"RUNNING", "STARTING"}:
+            if proc is None or proc["statename"] not in RUNNING:
                 detail = proc["statename"].lower() if proc else "supervisor not running"
                 states.append(ComponentState(c.name, c.title, c.url, "stopped", detail))
                 continue

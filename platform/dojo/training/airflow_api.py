@@ -18,6 +18,7 @@ import httpx
 import structlog
 
 from dojo.runtime.airflow import api_url
+from dojo.runtime.waiting import wait_until
 from dojo.settings import Settings
 from dojo.training.errors import DependencyDown
 
@@ -30,10 +31,10 @@ def start_on_demand(settings: Settings, progress: Callable[[str], None]) -> None
 
     Why here: every Airflow caller (`dojo train`, the retrain webhook, the drills, the demo)
     logs in first, so none of them can forget it. A remote Airflow (DOJO_AIRFLOW_URL) or a
-    stack that is not up is left alone: the call itself then says what is unreachable.
+    stack that is not up is left alone: the call itself then says what is unreachable. Which
+    processes are on demand (none with DOJO_AIRFLOW_START=with-stack) is the stack's to say.
     """
-    if settings.airflow_url or not settings.airflow_enabled \
-            or settings.airflow_start != "on-demand":
+    if settings.airflow_url:
         return
     from dojo.runtime.stack import Stack, StackError
 
@@ -131,7 +132,6 @@ class AirflowApi:
     def wait_for_dag(self, dag_id: str, deadline_s: float = 90.0) -> dict[str, Any]:
         """The DAG as Airflow knows it; right after Airflow starts its first parse may still
         run (404 until then)."""
-        from dojo.runtime.waiting import wait_until
 
         def probe() -> dict[str, Any] | AirflowApiError:
             try:
